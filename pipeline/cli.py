@@ -1,0 +1,80 @@
+"""The `newsbeam` command: `newsbeam run ...` and `newsbeam sql ...`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+USAGE = """usage: newsbeam <command> [options]
+
+commands:
+  run    read articles, strip boilerplate, deduplicate into stories, write Parquet
+         (newsbeam run --help lists every option)
+  sql    query the output tables with DuckDB
+         (newsbeam sql --output out/ "SELECT site, count(*) FROM articles GROUP BY site")
+"""
+
+
+class _DropNoise(logging.Filter):
+    """Beam warns at import about optional Google Cloud clients a local run never uses."""
+
+    def filter(self, record):
+        return "apitools not found" not in record.getMessage()
+
+
+def _run(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        from pipeline.options import help_parser
+
+        help_parser("newsbeam run").print_help()
+        return 0
+    from pipeline.main import UsageError, run
+
+    try:
+        run(argv)
+    except UsageError as exc:
+        print(f"newsbeam run: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _sql(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="newsbeam sql",
+        description="Run SQL over the output tables. Views: articles, stories, rejects, runs "
+        "(each over <output>/<table>/**/*.parquet, all runs; filter on run_id for one run).",
+    )
+    parser.add_argument("--output", default="out", help="The output directory of `newsbeam run` (default: out).")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="How to print rows (default: table).")
+    parser.add_argument("--max-rows", type=int, default=100, help="Rows shown in table format (default: 100).")
+    parser.add_argument("query", help="A DuckDB SQL query, e.g. \"SELECT count(*) FROM articles\".")
+    args = parser.parse_args(argv)
+    import duckdb
+
+    from pipeline.sql import run_sql
+
+    try:
+        run_sql(args.output, args.query, args.format, args.max_rows)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        print(f"newsbeam sql: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.getLogger().addFilter(_DropNoise())
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        return _run(rest)
+    if command == "sql":
+        return _sql(rest)
+    print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr, end="")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Wire the stages into one Beam pipeline (`build`) and run it with a commit step and a summary (`run`)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import secrets
+import sys
+import time
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import __version__
+from pipeline.options import NewsbeamOptions, configs
+from schemas.article import RUNS_SCHEMA, UTC
+from transforms.boilerplate import CleanConfig, StripBoilerplate
+from transforms.dedup import DedupConfig
+from transforms.read import REJECTS, ReadArticles
+from transforms.stories import DeduplicateStories, StoryConfig
+from transforms.write import COUNTS_FILE, WriteTables
+
+TABLES = ("articles", "stories", "rejects")
+STAGING = "_staging"
+
+
+class UsageError(Exception):
+    """A problem with the command line, reported without a traceback."""
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[str], int]:
+    """Patterns to read (a directory becomes dir/**) and the number of files they match; fails on no match."""
+    patterns, files = [], set()
+    for raw in inputs:
+        pattern = raw.rstrip("/") + "/**" if _is_dir(raw) else raw
+        matched = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+        if not matched:
+            raise UsageError(f"--input {raw!r} matches no files")
+        patterns.append(pattern)
+        files.update(matched)
+    return patterns, len(files)
+
+
+def _is_dir(path: str) -> bool:
+    import os
+
+    return "://" not in path and os.path.isdir(path)
+
+
+def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, started: dt.datetime,
+          clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int) -> None:
+    """ReadArticles -> StripBoilerplate -> DeduplicateStories -> WriteTables."""
+    read = p | "ReadArticles" >> ReadArticles(patterns, max_bytes)
+    cleaned = read["articles"] | "StripBoilerplate" >> StripBoilerplate(clean)
+    stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
+    rejects = (read[REJECTS], cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
+    {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects} | "WriteTables" >> WriteTables(
+        staging, run_id, started
+    )
+
+
+def _read_counts(staging: str) -> dict:
+    path = f"{staging}/{COUNTS_FILE}"
+    with FileSystems.open(path) as f:
+        text = f.read().decode("utf-8").strip()
+    return json.loads(text) if text else {}
+
+
+def commit(output: str, staging: str, run_id: str) -> None:
+    """Move this run's staged files into `<output>/<table>/<run_id>/`, then drop the staging folder."""
+    for table in TABLES:
+        src = [m.path for m in FileSystems.match([f"{staging}/{table}/*.parquet"])[0].metadata_list]
+        dest_dir = f"{output}/{table}/{run_id}"
+        FileSystems.mkdirs(dest_dir)
+        FileSystems.rename(src, [f"{dest_dir}/{s.rsplit('/', 1)[1]}" for s in src])
+    FileSystems.delete([staging])
+
+
+def write_run_row(output: str, row: dict) -> str:
+    path = f"{output}/runs/{row['run_id']}/run.parquet"
+    FileSystems.mkdirs(f"{output}/runs/{row['run_id']}")
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), buf, compression="zstd")
+    with FileSystems.create(path) as f:
+        f.write(buf.getvalue())
+    return path
+
+
+def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
+    """Run the whole job; returns the `runs` row. Raises UsageError for bad options."""
+    options = PipelineOptions(argv or [])
+    nb = options.view_as(NewsbeamOptions)
+    if not nb.inputs:
+        raise UsageError("give at least one --input (a file, directory or glob)")
+    try:
+        clean, dedup, story = configs(nb)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    output = nb.output.rstrip("/") or "."
+    if "://" not in output:
+        import os
+
+        output = os.path.abspath(output)
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise UsageError(f"--output {nb.output!r} exists and is not a directory")
+    patterns, n_files = expand_inputs(nb.inputs)
+    started = dt.datetime.now(UTC)
+    run_id = nb.run_id or new_run_id(started)
+    if FileSystems.match([f"{output}/runs/{run_id}/*"])[0].metadata_list:
+        raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
+    staging = f"{output}/{STAGING}/{run_id}"
+    print(f"newsbeam {run_id}: {n_files} file(s) from {len(patterns)} input pattern(s) -> {output}", file=out, flush=True)
+    t0 = time.monotonic()
+    try:
+        with beam.Pipeline(options=options) as p:
+            build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes)
+        counts = _read_counts(staging)
+        commit(output, staging, run_id)
+    except BaseException:
+        # Nothing of a failed run reaches the tables; drop what it staged.
+        if FileSystems.exists(staging):
+            FileSystems.delete([staging])
+        raise
+    ended = dt.datetime.now(UTC)
+    rejects_by_reason = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("rejects.")}
+    articles = counts.get("articles", 0)
+    exact, near = counts.get("exact_duplicates", 0), counts.get("near_duplicates", 0)
+    row = {
+        "run_id": run_id,
+        "started_at": started,
+        "ended_at": ended,
+        "input_count": articles + counts.get("rejects", 0),
+        "article_count": articles,
+        "unique_article_count": articles - exact - near,
+        "exact_duplicate_count": exact,
+        "near_duplicate_count": near,
+        "story_count": counts.get("stories", 0),
+        "reject_count": counts.get("rejects", 0),
+        "rejects_by_reason": list(rejects_by_reason.items()),
+        "inputs": list(nb.inputs),
+        "output": output,
+        "options": json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
+        "newsbeam_version": __version__,
+    }
+    write_run_row(output, row)
+    print_summary(row, rejects_by_reason, n_files, time.monotonic() - t0, out)
+    return row
+
+
+def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: float, out) -> None:
+    w = out.write
+    w(f"\nrun {row['run_id']} finished in {seconds:.1f}s\n")
+    w(f"  files read      {n_files}\n")
+    w(f"  inputs          {row['input_count']}  = {row['article_count']} articles + {row['reject_count']} rejects\n")
+    w(
+        f"  articles        {row['article_count']}  ({row['unique_article_count']} unique, "
+        f"{row['exact_duplicate_count']} exact copies, {row['near_duplicate_count']} near copies)\n"
+    )
+    w(f"  stories         {row['story_count']}\n")
+    w(f"  rejects         {row['reject_count']}\n")
+    for reason, n in rejects_by_reason.items():
+        w(f"    {reason:<22}{n}\n")
+    w(f"  tables          {row['output']}/{{articles,stories,rejects,runs}}/\n")
+    w(f"\nquery with: newsbeam sql --output {row['output']} \"SELECT title, story_id FROM articles WHERE run_id = '{row['run_id']}'\"\n")
+    out.flush()

@@ -1,0 +1,1 @@
+"""Typed records and explicit Parquet schemas: the bottom layer of newsbeam."""

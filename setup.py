@@ -1,0 +1,30 @@
+"""newsbeam: a news ingestion pipeline on Apache Beam.
+
+This file also ships the code to remote workers: pass `--setup_file ./setup.py` to Dataflow,
+Flink or Spark runners so `pipeline`, `transforms` and `schemas` are installed on each worker.
+"""
+from setuptools import setup
+
+setup(
+    name="newsbeam",
+    version="0.1.0",
+    description="Read news articles, strip boilerplate, group them into stories, write Parquet for DuckDB.",
+    python_requires=">=3.11",
+    packages=["pipeline", "transforms", "schemas"],
+    install_requires=[
+        "apache-beam>=2.60,<3",
+        "trafilatura>=2.0,<3",
+        "feedparser>=6.0,<7",
+        "pyarrow>=14",
+        "duckdb>=1.1",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "xxhash>=3",
+        "url-normalize>=1.4",
+        "py3langid>=0.3",
+        "python-dateutil>=2.8",
+        "charset-normalizer>=3",
+        "warcio>=1.7",
+    ],
+    entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},
+)
