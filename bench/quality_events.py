@@ -1,0 +1,195 @@
+"""Same-event stories and near copies, measured through the real pipeline.
+
+    python -m bench.quality events --eval-dir ../shared/eval [-- extra `newsbeam run` options]
+
+For each JSONL set in <eval-dir>/events-dev/ the pipeline runs (pipeline.main.run, the code behind
+`newsbeam run`), `story_id` is read back from the `articles` Parquet table with DuckDB and matched to
+the gold `event` by input_id (the JSONL `id`). Prints B-cubed and pairwise precision/recall/F1, the
+number of stories and the run time. Then bench.variants writes syndicated variants of the dev
+articles next to the untouched ones; near-copy precision and recall count an article as found when
+`duplicate_kind` is exact or near AND `duplicate_of` points to its original.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+
+
+# ------------------------------------------------------------------------------------------
+# Scores (pure functions)
+# ------------------------------------------------------------------------------------------
+
+def prf(p: float, r: float) -> tuple[float, float, float]:
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def bcubed(pred: dict, gold: dict) -> tuple[float, float, float]:
+    """B-cubed precision, recall, F1 of a clustering {item: cluster} against {item: label} (same items)."""
+    items = sorted(gold)
+    by_pred, by_gold, both = Counter(), Counter(), Counter()
+    for i in items:
+        by_pred[pred[i]] += 1
+        by_gold[gold[i]] += 1
+        both[(pred[i], gold[i])] += 1
+    p = sum(both[(pred[i], gold[i])] / by_pred[pred[i]] for i in items) / len(items)
+    r = sum(both[(pred[i], gold[i])] / by_gold[gold[i]] for i in items) / len(items)
+    return prf(p, r)
+
+
+def pairwise(pred: dict, gold: dict) -> tuple[float, float, float]:
+    """Pairwise precision, recall, F1 over all item pairs (same cluster vs same label)."""
+    pairs = lambda c: sum(n * (n - 1) // 2 for n in c.values())  # noqa: E731
+    items = sorted(gold)
+    tp = pairs(Counter((pred[i], gold[i]) for i in items))
+    n_pred = pairs(Counter(pred[i] for i in items))
+    n_gold = pairs(Counter(gold[i] for i in items))
+    return prf(tp / n_pred if n_pred else 1.0, tp / n_gold if n_gold else 1.0)
+
+
+def near_dup_scores(rows: dict, expected: dict) -> dict:
+    """Near-copy precision/recall.
+
+    rows: {input_id: (duplicate_kind, duplicate_of input_id)} for every article;
+    expected: {variant input_id: original input_id}.
+    A flag is right when it points to the expected original; flags on articles that are not
+    variants are counted as `unrelated` (an original flagged as a copy of an unrelated article).
+    """
+    flagged = {i: of for i, (kind, of) in rows.items() if kind in ("exact", "near")}
+    right = sum(1 for i, of in flagged.items() if expected.get(i) == of)
+    found = sum(1 for i, orig in expected.items() if flagged.get(i) == orig)
+    unrelated = sorted(i for i in flagged if i not in expected)
+    return {
+        "flagged": len(flagged),
+        "variants": len(expected),
+        "precision": right / len(flagged) if flagged else 1.0,
+        "recall": found / len(expected) if expected else 1.0,
+        "unrelated": unrelated,
+        "wrong_target": sorted(i for i, of in flagged.items() if i in expected and expected[i] != of),
+        "missed": sorted(i for i in expected if i not in flagged),
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Running the pipeline
+# ------------------------------------------------------------------------------------------
+
+def run_pipeline(path: str, out_dir: str, run_id: str, extra: list[str]) -> tuple[list[tuple], float]:
+    """Run the pipeline on one JSONL file; returns its article rows (input_id, story_id, kind, dup_of input_id)."""
+    import duckdb
+
+    from pipeline.main import run
+
+    t0 = time.monotonic()
+    run(["--input", path, "--output", out_dir, "--run_id", run_id, *extra], out=io.StringIO())
+    seconds = time.monotonic() - t0
+    con = duckdb.connect()
+    rows = con.execute(
+        f"""
+        SELECT a.input_id, a.story_id, a.duplicate_kind, o.input_id
+        FROM read_parquet('{out_dir}/articles/{run_id}/*.parquet') a
+        LEFT JOIN read_parquet('{out_dir}/articles/{run_id}/*.parquet') o ON a.duplicate_of = o.article_id
+        """
+    ).fetchall()
+    return rows, seconds
+
+
+def load_gold(path: str) -> dict:
+    import json
+
+    gold = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rec = json.loads(line)
+                gold[str(rec["id"])] = rec["event"]
+    return gold
+
+
+def events_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[dict]:
+    folder = os.path.join(eval_dir, "events-dev")
+    results = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".jsonl"):
+            continue
+        gold = load_gold(os.path.join(folder, name))
+        rows, seconds = run_pipeline(os.path.join(folder, name), out_dir, "events-" + name[:-6], extra)
+        pred = {r[0]: r[1] for r in rows}
+        # An article the pipeline rejected (e.g. a headline without text) is scored as a story of its own.
+        missing = sorted(set(gold) - set(pred))
+        for i in missing:
+            pred[i] = "rejected:" + i
+        results.append(
+            {
+                "set": name[:-6],
+                "articles": len(gold),
+                "events": len(set(gold.values())),
+                "stories": len({pred[i] for i in gold}),
+                "bcubed": bcubed(pred, gold),
+                "pairwise": pairwise(pred, gold),
+                "seconds": seconds,
+                "rejected": len(missing),
+            }
+        )
+    return results
+
+
+def near_dup_table(eval_dir: str, out_dir: str, extra: list[str]) -> dict:
+    from bench.variants import write_variants
+
+    path = os.path.join(out_dir, "variants.jsonl")
+    expected, kinds = write_variants(os.path.join(eval_dir, "events-dev"), path)
+    rows, seconds = run_pipeline(path, out_dir, "variants", extra)
+    got = {r[0]: (r[2], r[3]) for r in rows}
+    scores = near_dup_scores(got, expected)
+    scores["seconds"] = seconds
+    scores["articles"] = len(rows)
+    # Recall per kind of edit (a variant may carry several edits).
+    per_kind = defaultdict(lambda: [0, 0])
+    for vid, ks in kinds.items():
+        for k in ks:
+            per_kind[k][1] += 1
+            per_kind[k][0] += got.get(vid, (None, None))[1] == expected[vid]
+    scores["per_kind"] = dict(sorted(per_kind.items()))
+    return scores
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality events", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-dir", required=True)
+    parser.add_argument("--keep", default=None, help="write the pipeline output here instead of a temporary folder")
+    parser.add_argument("--skip-variants", action="store_true", help="only the same-event sets")
+    args, extra = parser.parse_known_args(argv)
+    extra = [a for a in extra if a != "--"]
+    with tempfile.TemporaryDirectory(prefix="newsbeam-events-") as tmp:
+        out_dir = os.path.abspath(args.keep or tmp)
+        results = events_table(args.eval_dir, out_dir, extra)
+        print(f"\nSame-event stories (real pipeline, default settings{' + ' + ' '.join(extra) if extra else ''})\n")
+        print(f"{'set':<22}{'articles':>9}{'events':>7}{'stories':>8}   {'B3 P':>6}{'B3 R':>6}{'B3 F1':>7}   {'pw P':>6}{'pw R':>6}{'pw F1':>7}{'time s':>8}{'rejected':>9}")
+        for r in results:
+            (bp, br, bf), (pp, pr, pf) = r["bcubed"], r["pairwise"]
+            print(
+                f"{r['set']:<22}{r['articles']:>9}{r['events']:>7}{r['stories']:>8}   {bp:>6.3f}{br:>6.3f}{bf:>7.3f}   "
+                f"{pp:>6.3f}{pr:>6.3f}{pf:>7.3f}{r['seconds']:>8.1f}{r['rejected']:>9}"
+            )
+        if any(r["rejected"] for r in results):
+            print("(rejected articles, e.g. records with a title but no text, count as one-article stories)")
+        if not args.skip_variants:
+            nd = near_dup_table(args.eval_dir, out_dir, extra)
+            print(f"\nNear copies: {nd['variants']} generated variants among {nd['articles']} articles ({nd['seconds']:.1f}s)\n")
+            print(f"  precision {nd['precision']:.4f}  ({nd['flagged']} flagged exact/near)")
+            print(f"  recall    {nd['recall']:.4f}")
+            print(f"  unrelated flags {len(nd['unrelated'])}  wrong original {len(nd['wrong_target'])}  missed {len(nd['missed'])}")
+            print("  recall by edit: " + ", ".join(f"{k} {f}/{n}" for k, (f, n) in nd["per_kind"].items()))
+            for label in ("unrelated", "wrong_target", "missed"):
+                if nd[label]:
+                    print(f"  {label}: {', '.join(nd[label][:10])}{' ...' if len(nd[label]) > 10 else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
