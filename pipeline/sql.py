@@ -25,7 +25,7 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for table, schema in TABLE_SCHEMAS.items():
         pattern = _glob(output, table)
-        has_files = con.execute("SELECT count(*) FROM glob(?)", [pattern]).fetchone()[0] > 0
+        has_files = con.execute("SELECT count(*) FROM glob(?)", [pattern]).fetchall()[0][0] > 0
         if has_files:
             quoted = pattern.replace("'", "''")
             con.execute(
@@ -38,20 +38,21 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
 
 
 def run_sql(output: str, query: str, fmt: str = "table", max_rows: int = 100) -> int:
-    """Run one query against the tables and print the result; returns the number of rows."""
+    """Run one query against the tables and print the result (table, csv or json lines)."""
     if "://" not in output and not os.path.isdir(output):
         raise FileNotFoundError(f"output directory {output!r} does not exist: run `newsbeam run --output {output}` first")
     rel = connect(output).sql(query)
     if rel is None:  # a statement without a result set
+        return 0
+    if fmt == "table":  # show() runs the query itself; a relation keeps no result between calls
+        rel.show(max_rows=max_rows, max_width=max(80, shutil.get_terminal_size((200, 20)).columns))
         return 0
     rows = rel.fetchall()
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(rel.columns)
         writer.writerows(["" if v is None else v for v in row] for row in rows)
-    elif fmt == "json":
+    else:
         for row in rows:
             print(json.dumps(dict(zip(rel.columns, row)), default=str, ensure_ascii=False))
-    else:
-        rel.show(max_rows=max_rows, max_width=max(80, shutil.get_terminal_size((200, 20)).columns))
     return len(rows)

@@ -17,7 +17,7 @@ def _is_tracking(name: str) -> bool:
 
 
 def canonical_url(url: str | None) -> str | None:
-    """Scheme/host lower-cased, default port, fragment and tracking parameters dropped; None if not http(s)."""
+    """Scheme/host lower-cased, www., default port, fragment and tracking parameters dropped; None if not http(s)."""
     if not url or not url.strip().lower().startswith(("http://", "https://")):
         return None
     try:
@@ -28,4 +28,7 @@ def canonical_url(url: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in parts.netloc:
         return None
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)))
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, ""))
+    netloc = parts.netloc.lower()
+    if netloc.startswith("www."):  # news sites serve the same article with and without www.
+        netloc = netloc[4:]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))

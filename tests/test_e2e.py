@@ -1,0 +1,202 @@
+"""End to end: real Beam runs into tmp_path, tables read back with DuckDB."""
+import gzip
+import io
+import json
+import pathlib
+
+import duckdb
+import pytest
+
+from pipeline.main import UsageError, run
+from pipeline.sql import connect
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SEEDS = str(ROOT / "seeds")
+
+BOILERPLATE = [
+    "ADVERTISEMENT",
+    "UNITED24 - Make a charitable donation in support of Ukraine!",
+    "Weapons of Mass Destruction (WMD)",
+    "Join the GlobalSecurity.org mailing list",
+]
+
+
+def _run(*argv):
+    out = io.StringIO()
+    row = run(list(argv), out=out)
+    return row, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seeds_out")
+    row, printed = _run("--input", SEEDS, "--output", str(out))
+    return out, row, printed
+
+
+def test_seeds_make_one_story_of_three_clean_articles(seeds_run):
+    out, row, printed = seeds_run
+    con = connect(str(out))
+    arts = con.sql("SELECT source_uri, title, published_at, text, story_id, is_canonical, duplicate_of FROM articles").fetchall()
+    assert len(arts) == 3
+    assert len({a[4] for a in arts}) == 1, "the three seeds are one story"
+    assert sum(a[5] for a in arts) == 1 and all(a[6] is None for a in arts)
+    titled = {pathlib.Path(a[0]).name: a[1] for a in arts if a[1]}
+    assert set(titled) == {"000_9051c3f7e67cba65.txt", "002_ed5482e186733a7c.txt"}
+    assert titled["000_9051c3f7e67cba65.txt"] == "U.S. Suspends Negotiations With Russia on Syrian Ceasefire"
+    assert titled["002_ed5482e186733a7c.txt"] == "US suspends negotiations with Russia over Syria ceasefire"
+    dated = {pathlib.Path(a[0]).name: a[2].date().isoformat() for a in arts if a[2]}
+    assert dated == {"000_9051c3f7e67cba65.txt": "2016-10-03", "002_ed5482e186733a7c.txt": "2016-10-03"}
+    for _, title, _, text, *_ in arts:
+        for junk in BOILERPLATE:
+            assert junk not in text
+        assert not text.rstrip().endswith("Comments")
+        assert "This is not a decision that was taken lightly" in text
+        assert title is None or title not in text
+    stories = con.sql("SELECT article_count, canonical_article_id FROM stories").fetchall()
+    assert len(stories) == 1 and stories[0][0] == 3
+    assert "inputs          3  = 3 articles + 0 rejects" in printed
+
+
+def test_seeds_body_sentences_all_kept(seeds_run):
+    """Every sentence-like line of the seeds that is not boilerplate survives in the text."""
+    out, _, _ = seeds_run
+    rows = connect(str(out)).sql("SELECT source_uri, text FROM articles").fetchall()
+    texts = {pathlib.Path(u).name: " ".join(t.split()) for u, t in rows}  # whitespace (incl. NBSP) is normalised
+    for path in pathlib.Path(SEEDS).glob("*.txt"):
+        for line in path.read_text().splitlines():
+            line = " ".join(line.split())
+            if len(line.split()) >= 10 and line.endswith((".", '"', "”")):
+                assert line in texts[path.name], line[:60]
+
+
+def test_boilerplate_is_auditable(seeds_run):
+    out, _, _ = seeds_run
+    rows = connect(str(out)).sql(
+        "SELECT r.line, r.rule FROM (SELECT unnest(boilerplate_removed) line, unnest(boilerplate_rules) rule FROM articles) r"
+    ).fetchall()
+    removed = dict(rows)
+    for junk in BOILERPLATE + ["Comments"]:
+        assert junk in removed, junk
+    assert removed["ADVERTISEMENT"] == "ad_marker"
+
+
+def test_runs_table_and_commit_layout(seeds_run):
+    out, row, _ = seeds_run
+    con = connect(str(out))
+    runs = con.sql("SELECT run_id, input_count, article_count, story_count, reject_count, unique_article_count FROM runs").fetchall()
+    assert runs == [(row["run_id"], 3, 3, 1, 0, 3)]
+    assert not (out / "_staging" / row["run_id"]).exists()
+    for table in ("articles", "stories", "rejects", "runs"):
+        assert list((out / table / row["run_id"]).glob("*.parquet")), table
+    opts = json.loads(con.execute("SELECT options FROM runs").fetchall()[0][0])
+    assert opts["story_window_days"] == 3.0
+
+
+HTML_PAGE = """<html lang="en"><head><title>Port strike ends | Harbour News</title>
+<meta property="og:site_name" content="Harbour News"><meta name="author" content="Ana Lopez">
+<meta property="article:published_time" content="2024-03-05T08:00:00Z"></head>
+<body><nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Port strike ends after nine days</h1>
+<p>Dock workers at the country's largest container port voted on Monday to end a nine-day strike that had left
+dozens of ships waiting offshore and shelves empty in several cities.</p>
+<p>The union said members had accepted a revised offer that raises wages by eleven percent over three years and
+limits the use of automated cranes at the busiest terminals.</p>
+<p>Port authorities expect the backlog of vessels to clear within two weeks, although shipping companies warned
+that delivery schedules would remain disrupted until the end of the month.</p>
+</article><footer>Copyright 2024 Harbour News. All rights reserved.</footer></body></html>"""
+
+
+def _mixed_inputs(d: pathlib.Path):
+    (d / "page.html").write_text(HTML_PAGE)
+    (d / "page-copy.html.gz").write_bytes(gzip.compress(HTML_PAGE.encode()))
+    records = [
+        {"id": "r1", "url": "https://www.example.org/a?utm_source=feed", "title": "Central bank raises rates",
+         "text": "The central bank raised its main interest rate on Thursday for the third time this year, pointing to "
+                 "persistent inflation in services. Economists had expected the move.", "published": "2024-03-07T10:00:00Z",
+         "source": "Example Org"},
+        {"id": "r2", "url": "https://example.org/a", "title": "Central bank raises rates again",
+         "text": "Updated: the central bank raised its main interest rate on Thursday.", "published": "2024-03-07T12:00:00Z",
+         "source": "Example Org"},
+        "this line is not json",
+        {"id": "r4", "title": "headline only"},
+    ]
+    (d / "feed.jsonl").write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    (d / "notes.docx").write_bytes(b"PK\x03\x04")
+
+
+def test_mixed_inputs_every_input_accounted_for(tmp_path):
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    _mixed_inputs(inp)
+    row, printed = _run("--input", str(inp), "--output", str(out))
+    con = connect(str(out))
+    arts = {r[0]: r for r in con.sql(
+        "SELECT coalesce(input_id, regexp_extract(source_uri, '[^/]+$')), title, site, author, published_at, language, "
+        "duplicate_of IS NOT NULL, duplicate_kind, url, canonical_url, input_format FROM articles").fetchall()}
+    rejects = con.sql("SELECT regexp_extract(source_uri, '[^/]+$'), input_id, stage, reason FROM rejects ORDER BY 1").fetchall()
+    assert sorted(arts) == ["page-copy.html.gz", "page.html", "r1", "r2"]
+    assert rejects == [("feed.jsonl:3", None, "read", "invalid_json"), ("feed.jsonl:4", "r4", "read", "no_content"),
+                       ("notes.docx", None, "read", "unsupported_format")]
+    # The HTML page keeps its metadata; its gzipped copy is an exact duplicate of it.
+    page = arts["page.html"]
+    assert page[1] == "Port strike ends after nine days" and page[2] == "Harbour News" and page[3] == "Ana Lopez"
+    assert page[4].date().isoformat() == "2024-03-05" and page[5] == "en" and page[10] == "html"
+    assert {arts["page.html"][6], arts["page-copy.html.gz"][6]} == {True, False}
+    # Same canonical URL (tracking parameter dropped) -> exact duplicate, pointing to the earlier article.
+    assert arts["r1"][9] == arts["r2"][9] == "https://example.org/a"
+    assert arts["r2"][6] and arts["r2"][7] == "exact" and not arts["r1"][6]
+    assert row["input_count"] == len(arts) + len(rejects) == 7
+    assert row["exact_duplicate_count"] == 2 and row["unique_article_count"] == 2
+    assert "inputs          7  = 4 articles + 3 rejects" in printed
+    assert "invalid_json" in printed
+    # Unique articles and canonical ones are one query away.
+    assert con.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchall()[0][0] == 2
+    assert con.execute("SELECT count(*) FROM articles WHERE is_canonical").fetchall()[0][0] == con.execute("SELECT count(*) FROM stories").fetchall()[0][0]
+
+
+def test_rerun_adds_a_new_run_and_never_overwrites(tmp_path, seeds_run):
+    out = tmp_path / "out"
+    first, _ = _run("--input", SEEDS, "--output", str(out))
+    second, _ = _run("--input", SEEDS, "--output", str(out))
+    assert first["run_id"] != second["run_id"]
+    con = connect(str(out))
+    per_run = con.sql("SELECT run_id, count(*), count(DISTINCT article_id) FROM articles GROUP BY 1 ORDER BY 1").fetchall()
+    assert [r[1:] for r in per_run] == [(3, 3), (3, 3)]
+    # article ids are stable for the same input content
+    ids = con.sql("SELECT run_id, list(article_id ORDER BY article_id) FROM articles GROUP BY 1").fetchall()
+    assert ids[0][1] == ids[1][1]
+    with pytest.raises(UsageError, match="already exists"):
+        _run("--input", SEEDS, "--output", str(out), "--run_id", first["run_id"])
+
+
+def test_multi_processing_runner_gives_the_same_result(tmp_path, seeds_run):
+    """Workers in separate processes (as on a real runner): DoFns and elements must pickle."""
+    out = tmp_path / "mp"
+    _run("--input", SEEDS, "--output", str(out), "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    ref = connect(str(seeds_run[0])).sql("SELECT article_id, story_id, text FROM articles ORDER BY 1").fetchall()
+    got = connect(str(out)).sql("SELECT article_id, story_id, text FROM articles ORDER BY 1").fetchall()
+    assert got == ref
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        ([], "at least one --input"),
+        (["--input", "/nonexistent/dir/*.txt"], "matches no files"),
+        (["--input", SEEDS, "--near_threshold", "1.5"], "near-duplicate threshold"),
+        (["--input", SEEDS, "--story_window_days", "0"], "story window"),
+    ],
+    ids=["no-input", "no-match", "bad-threshold", "bad-window"],
+)
+def test_usage_errors_are_clear(tmp_path, argv, message):
+    with pytest.raises(UsageError, match=message):
+        _run(*argv, "--output", str(tmp_path / "o"))
+
+
+def test_sql_views_exist_even_for_empty_tables(tmp_path):
+    con = connect(str(tmp_path))
+    for table in ("articles", "stories", "rejects", "runs"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == 0
+    with pytest.raises(duckdb.Error):
+        con.sql("SELECT no_such_column FROM articles").fetchall()

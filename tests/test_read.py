@@ -1,0 +1,177 @@
+"""Read stage: pure parsing functions, then the ReadArticles composite with its rejects."""
+import datetime as dt
+import gzip
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_TEXT, UTC
+from schemas.rejects import Reason
+from transforms.read import (
+    REJECTS,
+    InputError,
+    ReadArticles,
+    content_id,
+    detect_format,
+    parse_file,
+    parse_jsonl_record,
+    parse_published,
+    source_key,
+)
+
+
+@pytest.mark.parametrize(
+    "path,expected",
+    [
+        ("a/b.txt", ("text", False)),
+        ("a/b.HTML", ("html", False)),
+        ("a/b.htm.gz", ("html", True)),
+        ("x.jsonl", ("jsonl", False)),
+        ("x.jsonl.gz", ("jsonl", True)),
+        ("x.pdf", (None, False)),
+        ("x.gz", (None, True)),
+    ],
+    ids=["txt", "html-upper", "htm-gz", "jsonl", "jsonl-gz", "pdf", "bare-gz"],
+)
+def test_detect_format(path, expected):
+    assert detect_format(path) == expected
+
+
+def test_content_id_is_stable_and_depends_on_source_and_content():
+    assert content_id("a.txt", "hello") == content_id("a.txt", "hello")
+    assert content_id("a.txt", "hello") != content_id("b.txt", "hello")
+    assert content_id("a.txt", "hello") != content_id("a.txt", "hello!")
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2016-10-03T18:13:00Z", dt.datetime(2016, 10, 3, 18, 13, tzinfo=UTC)),
+        ("2016-10-03T20:13:00+02:00", dt.datetime(2016, 10, 3, 18, 13, tzinfo=UTC)),
+        ("2016-10-03", dt.datetime(2016, 10, 3, tzinfo=UTC)),
+        ("Mon, 03 Oct 2016 18:13:00 GMT", dt.datetime(2016, 10, 3, 18, 13, tzinfo=UTC)),
+        (None, None),
+        ("", None),
+    ],
+    ids=["zulu", "offset", "date-only", "rfc822", "none", "empty"],
+)
+def test_parse_published(value, expected):
+    assert parse_published(value) == expected
+
+
+def test_parse_published_rejects_garbage():
+    with pytest.raises(InputError) as err:
+        parse_published("not a date at all")
+    assert err.value.reason == Reason.INVALID_RECORD
+
+
+def test_jsonl_text_record_keeps_metadata():
+    line = json.dumps(
+        {"id": 7, "url": "https://www.example.com/a", "title": "T", "text": "Body.", "published": "2020-01-02", "site": "Ex", "language": "en"}
+    )
+    a = parse_jsonl_record("f.jsonl:3", line)
+    assert (a.input_id, a.url, a.title, a.site, a.language) == ("7", "https://www.example.com/a", "T", "Ex", "en")
+    assert a.input_format == FORMAT_JSONL_TEXT and not a.is_html
+    assert a.published_at == dt.datetime(2020, 1, 2, tzinfo=UTC)
+    assert a.source_key == "site:ex"
+
+
+def test_jsonl_html_record_goes_to_html_extraction():
+    a = parse_jsonl_record("f.jsonl:1", json.dumps({"html": "<html><body><p>x</p></body></html>", "source": "S"}))
+    assert a.is_html and a.input_format == FORMAT_JSONL_HTML and a.site == "S"
+
+
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ("{not json", Reason.INVALID_JSON),
+        ("[1, 2]", Reason.INVALID_RECORD),
+        ('{"id": "x", "title": "only a title"}', Reason.NO_CONTENT),
+        ('{"text": "   "}', Reason.NO_CONTENT),
+        ('{"text": ["a"]}', Reason.INVALID_RECORD),
+        ('{"text": "x", "published": "yesterday-ish"}', Reason.INVALID_RECORD),
+        (b'{"text": "\xff\xfe"}', Reason.BAD_ENCODING),
+    ],
+    ids=["not-json", "not-object", "no-content", "blank-text", "text-not-string", "bad-date", "bad-bytes"],
+)
+def test_jsonl_bad_records(line, reason):
+    with pytest.raises(InputError) as err:
+        parse_jsonl_record("f.jsonl:1", line)
+    assert err.value.reason == reason
+
+
+def test_jsonl_record_too_large():
+    with pytest.raises(InputError) as err:
+        parse_jsonl_record("f.jsonl:1", json.dumps({"text": "x" * 100}), max_bytes=50)
+    assert err.value.reason == Reason.TOO_LARGE
+
+
+def test_parse_text_file_and_latin1_fallback():
+    a = parse_file("d/a.txt", "text", "Caf\u00e9 news body.".encode("latin-1"))
+    assert a.content == "Café news body." and a.input_format == FORMAT_TEXT
+    assert a.source_key == "dir:d"
+
+
+def test_parse_html_file_honours_declared_charset():
+    html = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\u00e9</p></body></html>'.encode("latin-1")
+    a = parse_file("a.html", "html", html)
+    assert "Café" in a.content and a.is_html and a.input_format == FORMAT_HTML
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\t "], ids=["empty", "whitespace"])
+def test_parse_file_empty(data):
+    with pytest.raises(InputError) as err:
+        parse_file("a.txt", "text", data)
+    assert err.value.reason == Reason.EMPTY_INPUT
+
+
+def test_source_key_prefers_site_then_host_then_folder():
+    assert source_key("BBC", "https://bbc.co.uk/x", "d/f") == "site:bbc"
+    assert source_key(None, "https://www.bbc.co.uk/x", "d/f") == "host:bbc.co.uk"
+    assert source_key(None, None, "d/f") == "dir:d"
+
+
+# ------------------------------------------------------------------ composite
+
+
+def _write_inputs(tmp_path):
+    (tmp_path / "a.txt").write_text("Headline here\n\nA body sentence that is long enough to count as body text here.\n")
+    (tmp_path / "b.html.gz").write_bytes(gzip.compress(b"<html><body><article><p>Page text.</p></article></body></html>"))
+    lines = [
+        json.dumps({"id": "j1", "text": "First record body."}),
+        "",
+        "{broken",
+        json.dumps({"id": "j3", "title": "no body"}),
+    ]
+    (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "d.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "e.html.gz").write_bytes(b"this is not gzip")
+    (tmp_path / "f.txt").write_bytes(b"")
+
+
+def test_read_articles_composite(tmp_path):
+    _write_inputs(tmp_path)
+    d = str(tmp_path)
+    with TestPipeline() as p:
+        out = p | ReadArticles([d + "/*", d + "/*.txt"])  # a.txt matched twice, read once
+        assert_that(
+            out["articles"] | "Uri" >> beam.Map(lambda a: (a.source_uri.rsplit("/", 1)[1], a.input_id, a.is_html)),
+            equal_to([("a.txt", None, False), ("b.html.gz", None, True), ("c.jsonl:1", "j1", False)]),
+            label="articles",
+        )
+        assert_that(
+            out[REJECTS] | "Why" >> beam.Map(lambda r: (r.source_uri.rsplit("/", 1)[1], r.input_id, r.stage, r.reason)),
+            equal_to(
+                [
+                    ("c.jsonl:3", None, "read", "invalid_json"),
+                    ("c.jsonl:4", "j3", "read", "no_content"),
+                    ("d.pdf", None, "read", "unsupported_format"),
+                    ("e.html.gz", None, "read", "unreadable"),
+                    ("f.txt", None, "read", "empty_input"),
+                ]
+            ),
+            label="rejects",
+        )
