@@ -64,6 +64,12 @@ def _sql(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.getLogger().addFilter(_DropNoise())
+    progress = logging.getLogger("newsbeam")  # throttled progress lines from long runs (transforms/progress.py)
+    progress.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s newsbeam %(message)s", "%H:%M:%S"))
+    progress.addHandler(handler)
+    progress.propagate = False
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0 if argv else 2

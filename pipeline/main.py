@@ -19,6 +19,7 @@ from pipeline.options import NewsbeamOptions, configs
 from schemas.article import RUNS_SCHEMA, UTC
 from transforms.boilerplate import CleanConfig, StripBoilerplate
 from transforms.dedup import DedupConfig
+from transforms.progress import ReportProgress
 from transforms.read import REJECTS, ReadArticles
 from transforms.stories import DeduplicateStories, StoryConfig
 from transforms.write import COUNTS_FILE, WriteTables
@@ -58,7 +59,11 @@ def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, star
           clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int) -> None:
     """ReadArticles -> StripBoilerplate -> DeduplicateStories -> WriteTables."""
     read = p | "ReadArticles" >> ReadArticles(patterns, max_bytes)
-    cleaned = read["articles"] | "StripBoilerplate" >> StripBoilerplate(clean)
+    cleaned = (
+        read["articles"]
+        | "ReportProgress" >> ReportProgress("articles entering boilerplate removal")
+        | "StripBoilerplate" >> StripBoilerplate(clean)
+    )
     stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
     rejects = (read[REJECTS], cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
     {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects} | "WriteTables" >> WriteTables(
