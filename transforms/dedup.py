@@ -71,9 +71,13 @@ def _bands_rows(threshold, num_perm, fn_weight):
     return _PARAM_CACHE[key]
 
 
+_DIGIT_GROUP = re.compile(r"(?<=\d)[,.’'](?=\d{3}\b)")
+
+
 def normalise_text(text: str) -> str:
-    """Text for exact comparison: NFKC, lower case, punctuation dropped, whitespace collapsed."""
+    """Text for comparison: NFKC, lower case, digit-group separators (2,000) joined, punctuation dropped, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _DIGIT_GROUP.sub("", text)
     return " ".join(re.findall(r"\w+", text))
 
 
