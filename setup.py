@@ -25,6 +25,9 @@ setup(
         "python-dateutil>=2.8",
         "charset-normalizer>=3",
         "warcio>=1.7",
+        "urllib3>=2,<3",
+        "brotli>=1",
+        "protego>=0.3",
     ],
     entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},
 )

@@ -15,10 +15,11 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__
-from pipeline.options import NewsbeamOptions, configs
+from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.article import RUNS_SCHEMA, UTC
 from transforms.boilerplate import CleanConfig, StripBoilerplate
 from transforms.dedup import DedupConfig
+from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import ReportProgress
 from transforms.read import REJECTS, ReadArticles
 from transforms.stories import DeduplicateStories, StoryConfig
@@ -56,16 +57,27 @@ def _is_dir(path: str) -> bool:
 
 
 def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, started: dt.datetime,
-          clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int) -> None:
-    """ReadArticles -> StripBoilerplate -> DeduplicateStories -> WriteTables."""
+          clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int,
+          fetch: tuple[FetchSources, FetchConfig, str] | None = None) -> None:
+    """(ReadArticles + FetchArticles) -> StripBoilerplate -> DeduplicateStories -> WriteTables.
+
+    `fetch` is (sources, config, glob of earlier runs' validator files) when feeds/URLs/sitemaps are given.
+    """
     read = p | "ReadArticles" >> ReadArticles(patterns, max_bytes)
+    raw, early_rejects = read["articles"], [read[REJECTS]]
+    if fetch is not None:
+        sources, fetch_cfg, state_glob = fetch
+        fetched = p | "FetchArticles" >> FetchArticles(sources, fetch_cfg, state_glob, max_bytes)
+        fetched | "WriteFetchState" >> WriteFetchState(staging, run_id)
+        raw = (read["articles"], fetched["articles"]) | "ReadAndFetched" >> beam.Flatten()
+        early_rejects.append(fetched[REJECTS])
     cleaned = (
-        read["articles"]
+        raw
         | "ReportProgress" >> ReportProgress("articles entering boilerplate removal")
         | "StripBoilerplate" >> StripBoilerplate(clean)
     )
     stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
-    rejects = (read[REJECTS], cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
+    rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
     {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects} | "WriteTables" >> WriteTables(
         staging, run_id, started
     )
@@ -85,7 +97,35 @@ def commit(output: str, staging: str, run_id: str) -> None:
         dest_dir = f"{output}/{table}/{run_id}"
         FileSystems.mkdirs(dest_dir)
         FileSystems.rename(src, [f"{dest_dir}/{s.rsplit('/', 1)[1]}" for s in src])
+    # Conditional-GET validators: <output>/_state/http_validators/<run_id>.parquet, read by the next run.
+    state = sorted(m.path for m in FileSystems.match([f"{staging}/{VALIDATORS_DIR}/*.parquet"])[0].metadata_list)
+    if state:
+        if not FileSystems.exists(f"{output}/{VALIDATORS_DIR}"):
+            FileSystems.mkdirs(f"{output}/{VALIDATORS_DIR}")
+        names = [f"{run_id}.parquet"] if len(state) == 1 else [f"{run_id}-{i}.parquet" for i in range(len(state))]
+        FileSystems.rename(state, [f"{output}/{VALIDATORS_DIR}/{n}" for n in names])
     FileSystems.delete([staging])
+
+
+def _read_fetch_hosts(staging: str) -> dict:
+    """host -> {requests, ok, not_modified, failed} written by WriteFetchState."""
+    path = f"{staging}/{HOST_COUNTS_FILE}"
+    if not FileSystems.exists(path):
+        return {}
+    with FileSystems.open(path) as f:
+        text = f.read().decode("utf-8").strip()
+    return json.loads(text) if text else {}
+
+
+def _check_fetch_sources(sources: FetchSources) -> None:
+    for path in (*sources.feeds, *sources.urls):
+        if "://" in path and path.split("://", 1)[0] in ("http", "https"):
+            continue
+        if not FileSystems.exists(path):
+            raise UsageError(f"{path!r} does not exist (give --feeds an OPML/text file or a feed URL, --urls a text file)")
+    for url in sources.sitemaps:
+        if not url.lower().startswith(("http://", "https://")):
+            raise UsageError(f"--sitemap {url!r} is not an http(s) URL")
 
 
 def write_run_row(output: str, row: dict) -> str:
@@ -102,10 +142,12 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     """Run the whole job; returns the `runs` row. Raises UsageError for bad options."""
     options = PipelineOptions(argv or [])
     nb = options.view_as(NewsbeamOptions)
-    if not nb.inputs:
-        raise UsageError("give at least one --input (a file, directory or glob)")
+    sources = FetchSources(tuple(nb.feeds or ()), tuple(nb.urls or ()), tuple(nb.sitemaps or ()))
+    if not nb.inputs and not sources:
+        raise UsageError("give at least one --input (a file, directory or glob), --feeds, --urls or --sitemap")
     try:
         clean, dedup, story = configs(nb)
+        fetch_cfg = fetch_config(nb)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     output = nb.output.rstrip("/") or "."
@@ -115,7 +157,8 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"--output {nb.output!r} exists and is not a directory")
-    patterns, n_files = expand_inputs(nb.inputs)
+    patterns, n_files = expand_inputs(nb.inputs) if nb.inputs else ([], 0)
+    _check_fetch_sources(sources)
     started = dt.datetime.now(UTC)
     run_id = nb.run_id or new_run_id(started)
     if FileSystems.match([f"{output}/runs/{run_id}/*"])[0].metadata_list:
@@ -125,8 +168,10 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     t0 = time.monotonic()
     try:
         with beam.Pipeline(options=options) as p:
-            build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes)
+            fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
+            build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
         counts = _read_counts(staging)
+        fetch_hosts = _read_fetch_hosts(staging)
         commit(output, staging, run_id)
     except BaseException:
         # Nothing of a failed run reaches the tables; drop what it staged.
@@ -149,17 +194,17 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         "story_count": counts.get("stories", 0),
         "reject_count": counts.get("rejects", 0),
         "rejects_by_reason": list(rejects_by_reason.items()),
-        "inputs": list(nb.inputs),
+        "inputs": list(nb.inputs or ()) + list(sources.feeds) + list(sources.urls) + list(sources.sitemaps),
         "output": output,
         "options": json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
         "newsbeam_version": __version__,
     }
     write_run_row(output, row)
-    print_summary(row, rejects_by_reason, n_files, time.monotonic() - t0, out)
+    print_summary(row, rejects_by_reason, n_files, time.monotonic() - t0, out, fetch_hosts)
     return row
 
 
-def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: float, out) -> None:
+def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: float, out, fetch_hosts: dict | None = None) -> None:
     w = out.write
     w(f"\nrun {row['run_id']} finished in {seconds:.1f}s\n")
     w(f"  files read      {n_files}\n")
@@ -169,6 +214,16 @@ def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: flo
         f"{row['exact_duplicate_count']} exact copies, {row['near_duplicate_count']} near copies)\n"
     )
     w(f"  stories         {row['story_count']}\n")
+    if fetch_hosts:
+        total = {k: sum(h.get(k, 0) for h in fetch_hosts.values()) for k in ("requests", "ok", "not_modified", "failed")}
+        w(f"  fetched         {total['requests']} requests to {len(fetch_hosts)} host(s): {total['ok']} ok, "
+          f"{total['not_modified']} not modified (304), {total['failed']} failed\n")
+        w(f"    {'host':<40}{'requests':>9}{'ok':>6}{'304':>6}{'failed':>8}\n")
+        ranked = sorted(fetch_hosts.items(), key=lambda kv: (-kv[1].get("requests", 0), kv[0]))
+        for host, c in ranked[:20]:
+            w(f"    {host[:39]:<40}{c.get('requests', 0):>9}{c.get('ok', 0):>6}{c.get('not_modified', 0):>6}{c.get('failed', 0):>8}\n")
+        if len(ranked) > 20:
+            w(f"    ... and {len(ranked) - 20} more hosts\n")
     w(f"  rejects         {row['reject_count']}\n")
     for reason, n in rejects_by_reason.items():
         w(f"    {reason:<22}{n}\n")

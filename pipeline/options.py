@@ -7,6 +7,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.boilerplate import CleanConfig
 from transforms.dedup import DedupConfig
+from transforms.fetch import FetchConfig
 from transforms.read import DEFAULT_MAX_BYTES
 from transforms.stories import StoryConfig
 
@@ -73,6 +74,71 @@ class NewsbeamOptions(PipelineOptions):
             help="A short line found in this many distinct articles of one source is learned as template and removed "
             f"(default: {CleanConfig.learn_min_articles}).",
         )
+        _add_fetch_args(add)
+
+
+def _add_fetch_args(add) -> None:
+    """Options of the fetch stage (transforms/fetch.py): what to fetch, politeness and safety."""
+    F = FetchConfig
+    add("--feeds", dest="feeds", action="append", default=None, metavar="FILE_OR_URL",
+        help="Feeds to read: an OPML file, a text file with one feed URL per line, or one feed URL (RSS 0.9x/1.0/2.0, "
+        "Atom). Every entry's page is fetched. Repeatable.")
+    add("--urls", dest="urls", action="append", default=None, metavar="FILE",
+        help="A text file with one article URL per line (# starts a comment). Repeatable.")
+    add("--sitemap", dest="sitemaps", action="append", default=None, metavar="URL",
+        help="A sitemap URL: standard or Google News sitemap, sitemap index, gzipped or not. Repeatable.")
+    add("--allow_private_addresses", "--allow-private-addresses", dest="allow_private_addresses", action="store_true", default=False,
+        help="Allow fetching hosts that resolve to private, loopback, link-local, multicast or reserved addresses "
+        "(refused by default, also after redirects, so a feed cannot make newsbeam read an internal service).")
+    add("--allow_network", "--allow-network", dest="allow_networks", action="append", default=None, metavar="CIDR",
+        help="A network allowed even when private addresses are not, e.g. 10.1.2.0/24 for an intranet feed server. Repeatable.")
+    # Beam owns --user_agent (for its own service calls), so ours is --user-agent / --fetch_user_agent.
+    add("--user-agent", "--fetch_user_agent", "--fetch-user-agent", dest="fetch_user_agent", default=F.user_agent,
+        help=f"User-Agent sent with every request; its first word is matched against robots.txt groups (default: {F.user_agent!r}).")
+    add("--rate_per_host", "--rate-per-host", dest="rate_per_host", type=float, default=F.rate_per_host,
+        help=f"Requests per second to any one host, counted from the end of one response to the next request; a larger "
+        f"robots.txt Crawl-delay wins (default: {F.rate_per_host}).")
+    add("--fetch_concurrency", "--fetch-concurrency", dest="fetch_concurrency", type=int, default=F.concurrency,
+        help=f"At most this many requests in flight at once, across all workers; hosts are spread over this many "
+        f"sequential fetchers (default: {F.concurrency}).")
+    add("--connect_timeout", "--connect-timeout", dest="connect_timeout", type=float, default=F.connect_timeout,
+        help=f"Seconds to wait for a connection (default: {F.connect_timeout}).")
+    add("--read_timeout", "--read-timeout", dest="read_timeout", type=float, default=F.read_timeout,
+        help=f"Seconds to wait for each read from the server (default: {F.read_timeout}).")
+    add("--total_timeout", "--total-timeout", dest="total_timeout", type=float, default=F.total_timeout,
+        help=f"Seconds one whole response may take (default: {F.total_timeout}).")
+    add("--max_fetch_bytes", "--max-fetch-bytes", dest="max_fetch_bytes", type=int, default=F.max_body_bytes,
+        help=f"Largest response body accepted after decompression; larger ones are rejected as too_large (default: {F.max_body_bytes}).")
+    add("--max_redirects", "--max-redirects", dest="max_redirects", type=int, default=F.max_redirects,
+        help=f"Redirects followed per URL before too_many_redirects (default: {F.max_redirects}).")
+    add("--retries", dest="retries", type=int, default=F.retries,
+        help=f"Extra attempts after a 429, a 5xx or a connection error (default: {F.retries}).")
+    add("--backoff", dest="backoff", type=float, default=F.backoff,
+        help=f"Seconds before the first retry, doubling each time; a longer Retry-After wins (default: {F.backoff}).")
+    add("--max_retry_after", "--max-retry-after", dest="max_retry_after", type=float, default=F.max_retry_after,
+        help=f"A Retry-After longer than this many seconds gives up on the URL instead of stalling the run (default: {F.max_retry_after}).")
+    add("--max_crawl_delay", "--max-crawl-delay", dest="max_crawl_delay", type=float, default=F.max_crawl_delay,
+        help=f"A robots.txt Crawl-delay is honoured up to this many seconds (default: {F.max_crawl_delay}).")
+
+
+def fetch_config(opts: NewsbeamOptions) -> FetchConfig:
+    """The validated fetcher config; raises ValueError with a readable message."""
+    return FetchConfig(
+        user_agent=opts.fetch_user_agent,
+        rate_per_host=opts.rate_per_host,
+        concurrency=opts.fetch_concurrency,
+        connect_timeout=opts.connect_timeout,
+        read_timeout=opts.read_timeout,
+        total_timeout=opts.total_timeout,
+        max_body_bytes=opts.max_fetch_bytes,
+        max_redirects=opts.max_redirects,
+        retries=opts.retries,
+        backoff=opts.backoff,
+        max_retry_after=opts.max_retry_after,
+        max_crawl_delay=opts.max_crawl_delay,
+        allow_private_addresses=opts.allow_private_addresses,
+        allow_networks=tuple(opts.allow_networks or ()),
+    )
 
 
 def configs(opts: NewsbeamOptions) -> tuple[CleanConfig, DedupConfig, StoryConfig]:

@@ -36,6 +36,10 @@ class RawArticle:
     language: str | None = None
     author: str | None = None
     source_key: str = ""  # the source whose template lines are learned together (site, host or folder)
+    # Metadata from a feed entry, news sitemap or WARC record: used only where the page itself has none.
+    fallback_title: str | None = None
+    fallback_author: str | None = None
+    fallback_published_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)

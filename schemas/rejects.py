@@ -13,6 +13,7 @@ class Stage(str, enum.Enum):
     READ = "read"
     EXTRACT = "extract"
     FETCH = "fetch"
+    DISCOVER = "discover"  # parsing feeds, sitemaps and feed lists
 
 
 class Reason(str, enum.Enum):
@@ -28,6 +29,20 @@ class Reason(str, enum.Enum):
     NO_CONTENT = "no_content"  # a record with neither `text` nor `html`
     EXTRACTION_FAILED = "extraction_failed"  # HTML from which no main text could be extracted
     EMPTY_AFTER_CLEANING = "empty_after_cleaning"  # everything was boilerplate
+    # Fetching from the web (transforms/fetch.py) and discovery documents (transforms/feeds.py).
+    INVALID_URL = "invalid_url"  # not an absolute http(s) URL
+    BLOCKED_ADDRESS = "blocked_address"  # host resolves to a private/loopback/link-local/multicast address
+    ROBOTS_DISALLOWED = "robots_disallowed"  # robots.txt forbids it (or robots.txt is unreachable: RFC 9309)
+    HTTP_404 = "http_404"  # 404 Not Found or 410 Gone
+    HTTP_429 = "http_429"  # still 429 Too Many Requests after the retries, or a Retry-After above the cap
+    HTTP_4XX = "http_4xx"  # any other client error
+    HTTP_5XX = "http_5xx"  # server error after the retries
+    HTTP_STATUS = "http_status"  # any other status that carries no page (204, 3xx without Location, ...)
+    TOO_MANY_REDIRECTS = "too_many_redirects"  # above --max-redirects, or a redirect loop
+    TIMEOUT = "timeout"  # connect/read timeout or the whole response took too long
+    CONNECTION_ERROR = "connection_error"  # DNS failure, refused/reset connection, TLS error, truncated body
+    NOT_HTML = "not_html"  # a page whose Content-Type is not HTML (PDF, image, ...)
+    FEED_MALFORMED = "feed_malformed"  # a feed/sitemap/OPML/URL list that yields nothing usable
 
 
 @dataclasses.dataclass(frozen=True)

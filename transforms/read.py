@@ -22,7 +22,7 @@ from schemas.rejects import Reason, Reject, Stage
 REJECTS = "rejects"
 DEFAULT_MAX_BYTES = 20_000_000  # per text/HTML file or JSONL record
 
-_EXTENSIONS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+_EXTENSIONS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".warc": "warc"}
 
 
 class InputError(Exception):
@@ -241,10 +241,13 @@ class ReadFileFn(beam.DoFn):
         self.files.inc()
         kind, gz = detect_format(path)
         if kind is None:
-            yield self._reject(path, Reason.UNSUPPORTED_FORMAT, "newsbeam reads .txt, .html/.htm[.gz] and .jsonl[.gz]")
+            yield self._reject(path, Reason.UNSUPPORTED_FORMAT, "newsbeam reads .txt, .html/.htm[.gz], .jsonl[.gz] and .warc[.gz]")
             return
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+                if kind == "warc":  # warcio reads plain and record-gzipped WARCs itself
+                    yield from self._warc(path, raw)
+                    return
                 stream = gzip.GzipFile(fileobj=raw) if gz else raw
                 if kind == "jsonl":
                     for item in iter_jsonl(path, stream, self.max_bytes):
@@ -267,6 +270,20 @@ class ReadFileFn(beam.DoFn):
             return
         self.records.inc()
         yield article
+
+
+    def _warc(self, path, raw):
+        from transforms.warc import Skipped, iter_warc
+
+        for item in iter_warc(path, raw, self.max_bytes):
+            if isinstance(item, Reject):
+                Metrics.counter("read", "rejected_" + item.reason).inc()
+                yield beam.pvalue.TaggedOutput(REJECTS, item)
+            elif isinstance(item, Skipped):
+                Metrics.counter("read", "warc_skipped_" + item.rec_type).inc()
+            else:
+                self.records.inc()
+                yield item
 
 
 class ReadArticles(beam.PTransform):

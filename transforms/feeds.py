@@ -1,0 +1,282 @@
+"""Discovery documents parsed from bytes: RSS/Atom/RDF feeds, OPML, URL lists, sitemaps and sitemap indexes.
+
+Everything here is pure: bytes in, records out. Fetching is its own stage (transforms/fetch.py).
+"""
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import datetime as dt
+import io
+import zlib
+from urllib.parse import urljoin, urlsplit
+from xml.etree import ElementTree as ET
+
+from schemas.article import UTC
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class FeedError(Exception):
+    """A discovery document that yields nothing usable; `detail` says why (becomes a feed_malformed reject)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """One article (or feed/sitemap) URL found in a discovery document, with the metadata that came with it."""
+
+    url: str
+    title: str | None = None
+    published_at: dt.datetime | None = None
+    author: str | None = None
+    site: str | None = None
+    language: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sitemap:
+    """A parsed sitemap: `pages` for a urlset (or a plain-text sitemap), `sitemaps` for a sitemap index."""
+
+    pages: tuple[Link, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    is_index: bool = False
+
+
+def is_http_url(url: str | None) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def _local(tag) -> str:
+    """An XML tag without its namespace, lower-cased."""
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def _text(el) -> str | None:
+    if el is None or el.text is None:
+        return None
+    value = el.text.strip()
+    return value or None
+
+
+def _struct_time_utc(value) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def parse_date(value: str | None) -> dt.datetime | None:
+    """A W3C/ISO 8601 or RFC 822 date as aware UTC, or None when it is not a date."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip bytes, refusing more than `max_bytes` of output (a small file can inflate hugely)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise FeedError(f"corrupt gzip: {exc}") from exc
+    if len(out) > max_bytes:
+        raise FeedError(f"gzip inflates to more than {max_bytes} bytes")
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Feeds (RSS 0.9x/1.0/2.0, Atom, RDF) via feedparser.
+# ------------------------------------------------------------------------------------------
+
+def _entry_link(entry, base: str) -> str | None:
+    candidates = [entry.get("link")]
+    candidates += [lk.get("href") for lk in entry.get("links", ()) if lk.get("rel", "alternate") == "alternate"]
+    if entry.get("guidislink") or is_http_url(entry.get("id")):
+        candidates.append(entry.get("id"))
+    for c in candidates:
+        if c and c.strip():
+            url = urljoin(base, c.strip())
+            if is_http_url(url):
+                return url
+    return None
+
+
+def parse_feed(data: bytes, url: str) -> tuple[list[Link], list[str]]:
+    """(entries as Links, problems) of an RSS/Atom/RDF feed; relative links are resolved against the feed URL.
+
+    A malformed feed that still yields entries is used. Raises FeedError (with feedparser's reason) when
+    the document yields no entries and is malformed or not a feed at all. `problems` lists entries
+    without a usable link (each becomes a reject).
+    """
+    import feedparser
+
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip_capped(data, 50_000_000)
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
+    entries, problems = [], []
+    for number, entry in enumerate(parsed.entries, start=1):
+        link = _entry_link(entry, url)
+        if link is None:
+            problems.append(f"entry {number} ({entry.get('title') or 'untitled'!r}) has no http(s) link")
+            continue
+        author = entry.get("author") or None
+        entries.append(
+            Link(
+                url=link,
+                title=(entry.get("title") or "").strip() or None,
+                published_at=_struct_time_utc(entry.get("published_parsed") or entry.get("updated_parsed")),
+                author=author.strip() if author else None,
+                site=(parsed.feed.get("title") or "").strip() or None,
+                language=(parsed.feed.get("language") or "").split("-")[0].lower() or None,
+            )
+        )
+    if not parsed.entries:
+        if parsed.get("bozo"):
+            reason = parsed.get("bozo_exception")
+            raise FeedError(f"malformed feed with no entries: {type(reason).__name__}: {reason}")
+        if not parsed.get("version"):
+            raise FeedError("not an RSS, Atom or RDF feed (feedparser found no feed version and no entries)")
+    return entries, problems
+
+
+# ------------------------------------------------------------------------------------------
+# Feed lists: OPML or one URL per line.
+# ------------------------------------------------------------------------------------------
+
+def parse_opml(data: bytes) -> list[str]:
+    """The feed URLs (`xmlUrl`, else `url`) of every outline in an OPML document, in document order."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise FeedError(f"OPML is not well-formed XML: {exc}") from exc
+    if _local(root.tag) != "opml":
+        raise FeedError(f"not OPML: the root element is <{_local(root.tag)}>")
+    urls = []
+    for el in root.iter():
+        if _local(el.tag) == "outline":
+            attrs = {k.lower(): v for k, v in el.attrib.items()}
+            url = attrs.get("xmlurl") or (attrs.get("url") if attrs.get("type", "").lower() in ("rss", "atom", "link") else None)
+            if url and url.strip():
+                urls.append(url.strip())
+    return urls
+
+
+def parse_url_list(text: str) -> list[str]:
+    """One URL per line; blank lines and lines starting with # are ignored."""
+    return [s for s in (line.strip() for line in text.splitlines()) if s and not s.startswith("#")]
+
+
+def parse_feed_list(data: bytes) -> list[str]:
+    """Feed URLs from an OPML file or a plain list of URLs (one per line)."""
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip_capped(data, 50_000_000)
+    head = data[:2000].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<") and b"<opml" in data[:5000].lower():
+        return parse_opml(data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FeedError(f"URL list is not UTF-8: {exc}") from exc
+    return parse_url_list(text)
+
+
+# ------------------------------------------------------------------------------------------
+# Sitemaps: urlset (incl. Google News), sitemap index, gzip, plain text.
+# ------------------------------------------------------------------------------------------
+
+def _news_link(loc: str, news) -> Link:
+    title = published = site = language = None
+    for el in news.iter():
+        name = _local(el.tag)
+        if name == "title":
+            title = _text(el)
+        elif name == "publication_date":
+            published = parse_date(_text(el))
+        elif name == "name":
+            site = _text(el)
+        elif name == "language":
+            language = (_text(el) or "").split("-")[0].lower() or None
+    return Link(url=loc, title=title, published_at=published, site=site, language=language)
+
+
+def parse_sitemap(data: bytes, url: str, max_bytes: int = 50_000_000) -> tuple[Sitemap, list[str]]:
+    """(Sitemap, problems) of an XML sitemap, Google News sitemap, sitemap index or text sitemap (gzipped or not).
+
+    `problems` lists `<loc>` values that are not http(s) URLs. Raises FeedError for a document
+    that is none of these.
+    """
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip_capped(data, max_bytes)
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise FeedError("empty sitemap")
+    problems: list[str] = []
+    if not stripped.startswith(b"<"):
+        # A text sitemap: one URL per line (sitemaps.org allows it).
+        try:
+            lines = parse_url_list(stripped.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise FeedError(f"text sitemap is not UTF-8: {exc}") from exc
+        pages = []
+        for line in lines:
+            (pages.append(Link(urljoin(url, line))) if is_http_url(urljoin(url, line)) else problems.append(f"not an http(s) URL: {line[:200]!r}"))
+        if not pages:
+            raise FeedError("neither XML nor a list of URLs")
+        return Sitemap(pages=tuple(pages)), problems
+    try:
+        root = ET.fromstring(stripped)
+    except ET.ParseError as exc:
+        raise FeedError(f"sitemap is not well-formed XML: {exc}") from exc
+    kind = _local(root.tag)
+    if kind not in ("urlset", "sitemapindex"):
+        raise FeedError(f"not a sitemap: the root element is <{kind}>")
+    is_index = kind == "sitemapindex"
+    child_tag = "sitemap" if is_index else "url"
+    pages, sitemaps = [], []
+    for child in root:
+        if _local(child.tag) != child_tag:
+            continue
+        loc = news = None
+        for el in child:
+            name = _local(el.tag)
+            if name == "loc":
+                loc = _text(el)
+            elif name == "news":
+                news = el
+        if not loc:
+            problems.append(f"<{child_tag}> without <loc>")
+            continue
+        absolute = urljoin(url, loc)
+        if not is_http_url(absolute):
+            problems.append(f"not an http(s) URL: {loc[:200]!r}")
+        elif is_index:
+            sitemaps.append(absolute)
+        else:
+            pages.append(_news_link(absolute, news) if news is not None else Link(absolute))
+    return Sitemap(pages=tuple(pages), sitemaps=tuple(sitemaps), is_index=is_index), problems
+

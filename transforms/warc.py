@@ -1,0 +1,88 @@
+"""WARC input: HTML response records (e.g. CC-NEWS) as RawArticles, read with the maintained `warcio` library.
+
+The record's WARC-Target-URI becomes `url`, its WARC-Date the fallback `published_at` (used only
+when the page carries no date of its own). Records that are not responses (warcinfo, request,
+metadata, revisit) are protocol records, not inputs: they are counted, not rejected. A response
+that is not a 200 HTML page becomes a reject with the same reason codes as the fetcher.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from schemas.article import RawArticle
+from schemas.rejects import Reason, Reject, Stage
+from transforms.fetch import is_html_type, split_content_type, status_reason
+from transforms.feeds import parse_date
+
+FORMAT_WARC = "warc"
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A WARC record that is not an input (warcinfo, request, metadata, revisit, ...)."""
+
+    rec_type: str
+
+
+def _page_text(body: bytes, charset: str | None) -> str:
+    from transforms.fetch import decode_page
+
+    return decode_page(body, charset)
+
+
+def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArticle | Reject | Skipped:
+    """One WARC record as a RawArticle, a Reject, or Skipped (not a response record)."""
+    from transforms.read import InputError, content_id, source_key
+
+    if record.rec_type != "response":
+        return Skipped(record.rec_type)
+    uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+    source = f"{path}#{number}"
+    record_id = record.rec_headers.get_header("WARC-Record-ID")
+    http = record.http_headers
+    if http is None:
+        return Reject.of(source, record_id, Stage.READ, Reason.UNSUPPORTED_FORMAT, f"response record for {uri} without HTTP headers")
+    status = int(http.get_statuscode() or 0)
+    if status != 200:
+        return Reject.of(source, record_id, Stage.READ, status_reason(status), f"HTTP {status} for {uri}")
+    ctype, charset = split_content_type(http.get_header("Content-Type"))
+    if not is_html_type(ctype):
+        return Reject.of(source, record_id, Stage.READ, Reason.NOT_HTML, f"Content-Type {ctype!r} for {uri}")
+    stream = record.content_stream()  # undoes chunked and gzip/deflate/br transfer encodings
+    body = stream.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        return Reject.of(source, record_id, Stage.READ, Reason.TOO_LARGE, f"body of {uri} is above the limit of {max_bytes} bytes")
+    if not body.strip():
+        return Reject.of(source, record_id, Stage.READ, Reason.EMPTY_INPUT, f"empty body for {uri}")
+    try:
+        html = _page_text(body, charset)
+    except InputError as exc:
+        return Reject.of(source, record_id, Stage.READ, exc.reason, f"{exc.detail} ({uri})")
+    url = uri or None
+    return RawArticle(
+        article_id=content_id(uri or source, html),
+        source_uri=source,
+        input_format=FORMAT_WARC,
+        content=html,
+        is_html=True,
+        input_id=record_id,
+        url=url,
+        source_key=source_key(None, url, path),
+        fallback_published_at=parse_date(record.rec_headers.get_header("WARC-Date")),
+    )
+
+
+def iter_warc(path: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawArticle | Reject | Skipped]:
+    """Every record of a WARC file (plain or gzipped, detected by warcio); a corrupt file ends with an `unreadable` reject."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    number = 0
+    try:
+        for record in ArchiveIterator(stream):
+            number += 1
+            yield record_to_article(path, number, record, max_bytes)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        yield Reject.of(f"{path}#{number + 1}", None, Stage.READ, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
