@@ -1,0 +1,242 @@
+"""Extraction benchmark: the pipeline's own output vs plain trafilatura, on labelled pages.
+
+    python -m bench.quality extraction --eval-dir ../shared/eval [--sets dragnet,cleanportaleval] [--limit N]
+
+For each dev set it runs, in one process:
+  * plain trafilatura.extract loops (default, fast=True, favor_precision=True) as baselines;
+  * the pipeline (`pipeline.main.run`) on the pages as .html files, reading `articles.text` back
+    from the Parquet output with DuckDB; a page the pipeline rejects counts as empty output;
+  * the raw-text path: each page's whole visible text (bench.pagetext) as a .txt file through the
+    pipeline, plus the unclean dump itself as the floor.
+Scores are 4-token shingle P/R/F1, macro-averaged over pages (see ../shared/eval/README.md).
+Throughput of the pipeline is its wall time against the trafilatura fast loop on the same pages.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import html as html_lib
+import io
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+SETS = ("dragnet", "cleanportaleval")
+COMMENTS_MARK = "!@#$%^&*()  COMMENTS"
+# A few gold files spell the marker with a typo ("@#$%^&*() COMMENTS", a tab, ...): accept those too.
+_COMMENTS_LINE = re.compile(r"(?m)^[!@#$%^&*()\s]{3,}COMMENTS\s*$")
+_TOKEN = re.compile(r"\w+")
+
+
+# ----------------------------------------------------------------------------------------------
+# Scoring (the README's rule, exactly).
+# ----------------------------------------------------------------------------------------------
+
+
+def shingles(text: str, n: int = 4) -> Counter:
+    """Bag of overlapping n-token shingles; a text shorter than n tokens is one shingle of what it has."""
+    tokens = _TOKEN.findall(text or "")
+    if len(tokens) < n:
+        return Counter([tuple(tokens)]) if tokens else Counter()
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def page_counts(gold: str, pred: str) -> tuple[float, float, float]:
+    """(tp, fp, fn) of one page, normalised by their sum so every page weighs the same."""
+    g, p = shingles(gold), shingles(pred)
+    tp = sum((g & p).values())
+    fp = sum(p.values()) - tp
+    fn = sum(g.values()) - tp
+    s = tp + fp + fn
+    return (tp / s, fp / s, fn / s) if s else (0.0, 0.0, 0.0)
+
+
+def score(pairs: list[tuple[str, str]]) -> tuple[float, float, float]:
+    """Macro P, R and F1 over (gold, prediction) pairs."""
+    counts = [page_counts(g, p) for g, p in pairs]
+    precs = [tp / (tp + fp) for tp, fp, fn in counts if tp + fp > 0]
+    recs = [tp / (tp + fn) for tp, fp, fn in counts if tp + fn > 0]
+    p = statistics.mean(precs) if precs else 0.0
+    r = statistics.mean(recs) if recs else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data.
+# ----------------------------------------------------------------------------------------------
+
+
+def read_gold(set_name: str, text: str) -> str:
+    if set_name == "dragnet":
+        m = _COMMENTS_LINE.search(text)
+        return text[: m.start()] if m else text
+    lines = text.splitlines()
+    if lines and lines[0].startswith("URL:"):
+        lines = lines[1:]
+    body = "\n".join(lines)
+    body = re.sub(r"(?m)^\s*<[phl]>", "", body)
+    return html_lib.unescape(body)
+
+
+def load_set(eval_dir: Path, set_name: str, limit: int | None, seed: int) -> list[tuple[str, bytes, str]]:
+    """[(page id, html bytes, gold text)] for one set, optionally a seeded sample of `limit` pages."""
+    base = eval_dir / "extraction-dev" / set_name
+    ids = sorted(p.name[: -len(".html.gz")] for p in (base / "input").glob("*.html.gz"))
+    if limit and limit < len(ids):
+        ids = sorted(random.Random(seed).sample(ids, limit))
+    out = []
+    for pid in ids:
+        data = gzip.decompress((base / "input" / f"{pid}.html.gz").read_bytes())
+        gold = (base / "gold" / f"{pid}.txt").read_text(encoding="utf-8", errors="replace")
+        out.append((pid, data, read_gold(set_name, gold)))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Systems.
+# ----------------------------------------------------------------------------------------------
+
+BASELINES = {
+    "trafilatura default": {},
+    "trafilatura fast": {"fast": True},
+    "trafilatura precision": {"favor_precision": True},
+}
+
+
+def run_trafilatura(pages, settings: dict) -> tuple[dict[str, str], float]:
+    import trafilatura
+
+    out = {}
+    t0 = time.perf_counter()
+    for pid, data, _ in pages:
+        out[pid] = trafilatura.extract(data, deduplicate=False, **settings) or ""
+    return out, time.perf_counter() - t0
+
+
+def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) -> tuple[dict[str, str], dict[str, str], float]:
+    """Run the pipeline on a folder; ({file stem: text}, {file stem: reject reason}, wall seconds)."""
+    import duckdb
+
+    from pipeline.main import run
+
+    t0 = time.perf_counter()
+    run(["--input", str(files_dir), "--output", str(out_dir), "--run_id", run_id, *extra], out=io.StringIO())
+    seconds = time.perf_counter() - t0
+    con = duckdb.connect()
+    texts = {
+        _stem(uri): text
+        for uri, text in con.execute(
+            "SELECT source_uri, text FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
+        ).fetchall()
+    }
+    rejects = {
+        _stem(uri): reason
+        for uri, reason in con.execute(
+            "SELECT source_uri, reason FROM read_parquet(?)", [f"{out_dir}/rejects/{run_id}/*.parquet"]
+        ).fetchall()
+    }
+    return texts, rejects, seconds
+
+
+def _stem(uri: str) -> str:
+    name = Path(uri).name
+    for ext in (".html", ".txt"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def _row(name: str, pages, preds: dict[str, str], seconds: float | None, note: str = "") -> str:
+    p, r, f = score([(gold, preds.get(pid, "")) for pid, _, gold in pages])
+    empty = sum(1 for pid, _, _ in pages if not preds.get(pid, "").strip())
+    speed = f"{len(pages) / seconds:8.1f}" if seconds else "       -"
+    return f"  {name:<30} {p:6.3f} {r:6.3f} {f:6.3f} {speed} {empty:6d}  {note}"
+
+
+def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
+    pages = load_set(eval_dir, set_name, args.limit, args.seed)
+    print(f"\n{set_name}: {len(pages)} pages" + (f" (seeded sample, seed {args.seed})" if args.limit else ""), flush=True)
+    print(f"  {'system':<30} {'P':>6} {'R':>6} {'F1':>6} {'pages/s':>8} {'empty':>6}")
+    html_dir = work / set_name / "html"
+    html_dir.mkdir(parents=True)
+    for pid, data, _ in pages:
+        (html_dir / f"{pid}.html").write_bytes(data)
+    extra = args.pipeline_args.split() if args.pipeline_args else []
+
+    fast_seconds = None
+    for name, settings in BASELINES.items():
+        preds, secs = run_trafilatura(pages, settings)
+        if settings == {"fast": True}:
+            fast_seconds = secs
+        print(_row(name, pages, preds, secs), flush=True)
+
+    texts, rejects, secs = run_pipeline(html_dir, work / set_name / "out", f"html-{set_name}", extra)
+    why = Counter(rejects.values())
+    note = f"rejected: {dict(why)}" if why else ""
+    print(_row("newsbeam (html)", pages, texts, secs, note), flush=True)
+    if fast_seconds:
+        print(f"  throughput ratio newsbeam / trafilatura fast loop: {fast_seconds / secs:.2f} "
+              f"({secs:.1f}s vs {fast_seconds:.1f}s)")
+    if args.show_worst:
+        _show_worst(pages, texts, args.show_worst, "html")
+
+    if args.no_raw:
+        return
+    from bench.pagetext import page_text
+
+    txt_dir = work / set_name / "txt"
+    txt_dir.mkdir(parents=True)
+    dumps = {}
+    for pid, data, _ in pages:
+        dumps[pid] = page_text(data)
+        if dumps[pid].strip():
+            (txt_dir / f"{pid}.txt").write_text(dumps[pid], encoding="utf-8")
+    print(_row("whole-page text (no cleaning)", pages, dumps, None), flush=True)
+    texts, rejects, secs = run_pipeline(txt_dir, work / set_name / "out", f"txt-{set_name}", extra)
+    why = Counter(rejects.values())
+    note = f"rejected: {dict(why)}" if why else ""
+    print(_row("newsbeam (raw text)", pages, texts, secs, note), flush=True)
+    if args.show_worst:
+        _show_worst(pages, texts, args.show_worst, "txt")
+
+
+def _show_worst(pages, preds, n, label):
+    scored = []
+    for pid, _, gold in pages:
+        tp, fp, fn = page_counts(gold, preds.get(pid, ""))
+        scored.append((tp, pid, fp, fn))
+    for tp, pid, fp, fn in sorted(scored)[:n]:
+        print(f"    worst {label} {pid}: tp {tp:.2f} fp {fp:.2f} fn {fn:.2f}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.quality extraction", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eval-dir", required=True, help="path to shared/eval")
+    ap.add_argument("--sets", default=",".join(SETS), help=f"comma-separated sets (default: {','.join(SETS)})")
+    ap.add_argument("--limit", type=int, default=None, help="score a seeded random sample of this many pages per set")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-raw", action="store_true", help="skip the raw-text path")
+    ap.add_argument("--pipeline-args", default="", help="extra `newsbeam run` options, e.g. '--extraction_mode=...'")
+    ap.add_argument("--show-worst", type=int, default=0, help="list the N lowest-scoring pages of the pipeline")
+    args = ap.parse_args(argv)
+    eval_dir = Path(args.eval_dir)
+    import logging
+
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="newsbeam-extraction-") as tmp:
+        for set_name in args.sets.split(","):
+            bench_set(eval_dir, set_name.strip(), args, Path(tmp))
+    print("\nP/R/F1: 4-token shingles, macro-averaged over pages; empty = pages with no output (rejects included).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
