@@ -156,8 +156,10 @@ def parse_feed(data: bytes, url: str) -> tuple[list[Link], list[str]]:
             )
         )
     if not parsed.entries:
-        if parsed.get("bozo"):
-            reason = parsed.get("bozo_exception")
+        reason = parsed.get("bozo_exception")
+        # feedparser also flags a missing/odd Content-Type or a charset override: warnings, not malformation.
+        benign = isinstance(reason, (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride))
+        if parsed.get("bozo") and not benign:
             raise FeedError(f"malformed feed with no entries: {type(reason).__name__}: {reason}")
         if not parsed.get("version"):
             raise FeedError("not an RSS, Atom or RDF feed (feedparser found no feed version and no entries)")

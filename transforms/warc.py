@@ -14,7 +14,7 @@ from typing import BinaryIO
 from schemas.article import RawArticle
 from schemas.rejects import Reason, Reject, Stage
 from transforms.fetch import is_html_type, split_content_type, status_reason
-from transforms.feeds import parse_date
+from transforms.feeds import is_http_url, parse_date
 
 FORMAT_WARC = "warc"
 
@@ -41,6 +41,8 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
     uri = record.rec_headers.get_header("WARC-Target-URI") or ""
     source = f"{path}#{number}"
     record_id = record.rec_headers.get_header("WARC-Record-ID")
+    if not is_http_url(uri):
+        return Reject.of(source, record_id, Stage.READ, Reason.UNREADABLE, f"response record without an http(s) target URI ({uri[:200]!r}): not a WARC/ARC record?")
     http = record.http_headers
     if http is None:
         return Reject.of(source, record_id, Stage.READ, Reason.UNSUPPORTED_FORMAT, f"response record for {uri} without HTTP headers")

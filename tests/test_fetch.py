@@ -1,0 +1,366 @@
+"""The fetcher against a real HTTP server on 127.0.0.1 (tests/conftest.py), and `newsbeam run --feeds` end to end."""
+import datetime as dt
+import gzip
+import io
+import ipaddress
+
+import pytest
+
+from conftest import Reply, http_date
+from pipeline.main import UsageError, run
+from pipeline.sql import connect
+from schemas.rejects import Reason
+from transforms.fetch import (
+    KIND_FEED, KIND_PAGE, Failed, FetchConfig, Fetched, FetchError, FetchRequest, NotModified, SlotFetcher,
+    address_problem, backoff_delay, check_url, host_key, make_pool_manager, parse_retry_after,
+)
+
+# Fast settings for tests: the server is on loopback, so private addresses must be allowed.
+FAST = dict(rate_per_host=50.0, allow_private_addresses=True, retries=2, backoff=0.05, read_timeout=2.0, connect_timeout=2.0)
+
+
+def fetch_all(urls, kind=KIND_PAGE, validators=None, **overrides):
+    cfg = FetchConfig(**{**FAST, **overrides})
+    fetcher = SlotFetcher(cfg, make_pool_manager(cfg), validators)
+    outcomes = list(fetcher.run([FetchRequest(u, kind, "test") for u in urls]))
+    return {o.request.url: o for o in outcomes}, fetcher
+
+
+def reason_of(outcome):
+    assert isinstance(outcome, Failed), outcome
+    return outcome.reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [("http://a.example/x#frag", "http://a.example/x"), ("https://A.example", "https://A.example/"),
+     ("ftp://a.example/x", None), ("/relative", None), ("http:///nohost", None), ("http://a.example:99999/", None),
+     ("file:///etc/passwd", None)],
+    ids=["fragment", "root", "ftp", "relative", "no-host", "bad-port", "file"],
+)
+def test_check_url(url, ok):
+    if ok is None:
+        with pytest.raises(FetchError) as exc:
+            check_url(url)
+        assert exc.value.reason == Reason.INVALID_URL
+    else:
+        assert check_url(url) == ok
+
+
+@pytest.mark.parametrize(
+    "ip,problem",
+    [("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"), ("169.254.169.254", "link-local"),
+     ("224.0.0.1", "multicast"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"), ("fe80::1", "link-local"),
+     ("0.0.0.0", "unspecified"), ("100.64.0.1", "non-global"), ("8.8.8.8", None), ("2606:4700::1111", None)],
+    ids=lambda v: str(v),
+)
+def test_address_problem(ip, problem):
+    got = address_problem(ipaddress.ip_address(ip))
+    if problem is None:
+        assert got is None
+    elif ip == "0.0.0.0":
+        assert got is not None  # 0.0.0.0/8 is both 'private' and unspecified to Python; refused either way
+    else:
+        assert got == problem
+
+
+def test_allow_networks_lets_one_private_network_through():
+    nets = (ipaddress.ip_network("10.1.0.0/16"),)
+    assert address_problem(ipaddress.ip_address("10.1.2.3"), nets) is None
+    assert address_problem(ipaddress.ip_address("10.2.0.1"), nets) == "private"
+
+
+def test_retry_after_and_backoff():
+    assert parse_retry_after("7") == 7.0
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    assert parse_retry_after("Mon, 01 Jan 2024 00:00:30 GMT", now) == 30.0
+    assert parse_retry_after("soon") is None
+    cfg = FetchConfig(backoff=1.0, max_backoff=5.0)
+    assert [backoff_delay(cfg, a, None) for a in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert backoff_delay(cfg, 1, 3.0) == 3.0
+
+
+def test_host_key_drops_default_ports():
+    assert host_key("http://Example.org:80/a") == "example.org"
+    assert host_key("https://example.org:8443/a") == "example.org:8443"
+
+
+@pytest.mark.parametrize("bad", [dict(rate_per_host=0), dict(concurrency=0), dict(read_timeout=0), dict(allow_networks=("nope",))])
+def test_config_errors_at_construction(bad):
+    with pytest.raises(ValueError):
+        FetchConfig(**bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fetching from the real server
+# ---------------------------------------------------------------------------------------------
+
+def test_fetch_page_sends_user_agent_and_compression(web):
+    got, fetcher = fetch_all([web.url("/articles/a1.html")])
+    page = got[web.url("/articles/a1.html")]
+    assert isinstance(page, Fetched) and b"tidal energy" in page.body and page.charset == "utf-8"
+    seen = web.seen("/articles/a1.html")[0]
+    assert seen.headers["user-agent"].startswith("newsbeam/")
+    assert "gzip" in seen.headers["accept-encoding"]
+    assert fetcher.stats[host_key(web.base)] == {"requests": 2, "ok": 1}  # robots.txt + the page
+
+
+def test_gzip_encoded_body_is_decoded(web):
+    html = b"<html><body><p>" + b"compressed words " * 200 + b"</p></body></html>"
+    web.route("/gz.html", lambda n, h: Reply(200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, gzip.compress(html)))
+    got, _ = fetch_all([web.url("/gz.html")])
+    assert got[web.url("/gz.html")].body == html
+
+
+def test_rate_limit_per_host_from_server_timestamps(web):
+    rate = 8.0  # 125 ms between the end of one response and the next request
+    urls = [web.url(f"/articles/a{i}.html") for i in range(1, 6)]
+    got, _ = fetch_all(urls, rate_per_host=rate)
+    assert all(isinstance(o, Fetched) for o in got.values())
+    times = [s.at for s in web.seen()]
+    assert len(times) == 6  # robots.txt + 5 pages
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 1 / rate, gaps
+
+
+def test_two_hosts_are_interleaved_each_at_its_own_rate(web):
+    # 127.0.0.1:port and localhost:port are different hosts to the fetcher (same server).
+    other = web.base.replace("127.0.0.1", "localhost")
+    urls = [web.url(f"/articles/a{i}.html") for i in (1, 2, 3)] + [f"{other}/articles/a{i}.html" for i in (1, 2, 3)]
+    got, _ = fetch_all(urls, rate_per_host=8.0)
+    assert all(isinstance(o, Fetched) for o in got.values())
+    seen = web.seen()
+    hosts = [s.headers["host"].split(":")[0] for s in seen]
+    assert hosts.count("127.0.0.1") == 4 and hosts.count("localhost") == 4
+    assert hosts[:4] in (["127.0.0.1", "localhost"] * 2, ["localhost", "127.0.0.1"] * 2)  # interleaved, not one after the other
+    for host in ("127.0.0.1", "localhost"):
+        times = [s.at for s in seen if s.headers["host"].startswith(host)]
+        assert min(b - a for a, b in zip(times, times[1:])) >= 1 / 8.0
+
+
+def test_robots_disallow_is_honoured_and_robots_fetched_once(web):
+    got, _ = fetch_all([web.url("/private/secret.html"), web.url("/articles/a1.html"), web.url("/articles/a2.html")])
+    assert reason_of(got[web.url("/private/secret.html")]) == Reason.ROBOTS_DISALLOWED
+    assert web.seen("/private/secret.html") == []
+    assert len(web.seen("/robots.txt")) == 1
+
+
+def test_robots_crawl_delay_is_respected(web):
+    web.route("/robots.txt", lambda n, h: Reply(200, {"Content-Type": "text/plain"}, b"User-agent: newsbeam\nCrawl-delay: 0.3\n"))
+    got, _ = fetch_all([web.url("/articles/a1.html"), web.url("/articles/a2.html")], rate_per_host=100.0)
+    times = [s.at for s in web.seen()]
+    assert len(times) == 3 and min(b - a for a, b in zip(times, times[1:])) >= 0.3
+
+
+@pytest.mark.parametrize("status,allowed", [(404, True), (503, False)], ids=["robots-404-allows-all", "robots-503-disallows-all"])
+def test_unreachable_robots_as_rfc9309_says(web, status, allowed):
+    web.route("/robots.txt", lambda n, h: Reply(status, {"Content-Type": "text/plain"}, b"nope"))
+    got, _ = fetch_all([web.url("/articles/a1.html")], retries=0)
+    outcome = got[web.url("/articles/a1.html")]
+    if allowed:
+        assert isinstance(outcome, Fetched)
+    else:
+        assert reason_of(outcome) == Reason.ROBOTS_DISALLOWED and web.seen("/articles/a1.html") == []
+
+
+def test_redirect_is_followed(web):
+    web.route("/old", lambda n, h: Reply(301, {"Location": "/articles/a3.html"}))
+    got, _ = fetch_all([web.url("/old")])
+    out = got[web.url("/old")]
+    assert isinstance(out, Fetched) and out.url == web.url("/articles/a3.html")
+
+
+def test_too_many_redirects_and_loops(web):
+    for i in range(5):
+        web.route(f"/r{i}", lambda n, h, i=i: Reply(302, {"Location": f"/r{i + 1}"}))
+    web.route("/loop", lambda n, h: Reply(302, {"Location": "/loop2"}))
+    web.route("/loop2", lambda n, h: Reply(302, {"Location": "/loop"}))
+    got, _ = fetch_all([web.url("/r0"), web.url("/loop")], max_redirects=3)
+    assert reason_of(got[web.url("/r0")]) == Reason.TOO_MANY_REDIRECTS
+    assert web.seen("/r4") == []
+    assert reason_of(got[web.url("/loop")]) == Reason.TOO_MANY_REDIRECTS
+
+
+def test_redirect_to_non_http_scheme_is_refused(web):
+    web.route("/to-file", lambda n, h: Reply(302, {"Location": "file:///etc/passwd"}))
+    got, _ = fetch_all([web.url("/to-file")])
+    assert reason_of(got[web.url("/to-file")]) == Reason.INVALID_URL
+
+
+def test_blocked_address_is_never_contacted(web):
+    urls = [web.url("/articles/a1.html"), web.base.replace("127.0.0.1", "localhost") + "/articles/a2.html"]
+    got, _ = fetch_all(urls, allow_private_addresses=False)
+    assert [reason_of(got[u]) for u in urls] == [Reason.BLOCKED_ADDRESS, Reason.BLOCKED_ADDRESS]
+    assert "loopback" in got[urls[1]].detail  # the name was resolved and its address checked
+    assert web.seen() == []  # not even robots.txt
+
+
+def test_redirect_to_blocked_address_is_never_followed(web, web2):
+    # 127.0.0.1 is explicitly allowed; 127.0.0.2 (another loopback address, another server) is not.
+    web.route("/jump", lambda n, h: Reply(302, {"Location": web2.url("/articles/a1.html")}))
+    got, _ = fetch_all([web.url("/jump")], allow_private_addresses=False, allow_networks=("127.0.0.1/32",))
+    out = got[web.url("/jump")]
+    assert reason_of(out) == Reason.BLOCKED_ADDRESS and "127.0.0.2" in out.detail
+    assert len(web.seen("/jump")) == 1
+    assert web2.seen() == []
+
+
+@pytest.mark.parametrize("status,reason", [(404, Reason.HTTP_404), (410, Reason.HTTP_404), (403, Reason.HTTP_4XX), (204, Reason.HTTP_STATUS)])
+def test_client_errors_are_not_retried(web, status, reason):
+    web.route("/x", lambda n, h: Reply(status, {"Content-Type": "text/html"}, b"" if status == 204 else b"<p>no</p>"))
+    got, _ = fetch_all([web.url("/x")])
+    assert reason_of(got[web.url("/x")]) == reason
+    assert len(web.seen("/x")) == 1
+
+
+def test_server_error_is_retried_then_rejected(web):
+    web.route("/boom", lambda n, h: Reply(500, {"Content-Type": "text/html"}, b"<p>oops</p>"))
+    got, _ = fetch_all([web.url("/boom")], retries=2)
+    out = got[web.url("/boom")]
+    assert reason_of(out) == Reason.HTTP_5XX and "3 attempts" in out.detail
+    assert len(web.seen("/boom")) == 3
+
+
+def test_429_honours_retry_after_then_succeeds(web):
+    page = b"<html><body><p>finally</p></body></html>"
+    web.route("/busy", lambda n, h: Reply(429, {"Retry-After": "1"}) if n == 0 else Reply(200, {"Content-Type": "text/html"}, page))
+    got, _ = fetch_all([web.url("/busy")], backoff=0.01)
+    assert got[web.url("/busy")].body == page
+    first, second = web.seen("/busy")
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 1.0  # the server asked for 1 s; backoff alone would be 10 ms
+
+
+def test_429_with_retry_after_above_cap_gives_up(web):
+    web.route("/busy", lambda n, h: Reply(429, {"Retry-After": http_date(3600)}))
+    got, _ = fetch_all([web.url("/busy")])
+    assert reason_of(got[web.url("/busy")]) == Reason.HTTP_429
+    assert len(web.seen("/busy")) == 1
+
+
+def test_slow_response_times_out(web):
+    web.route("/slow", lambda n, h: Reply(200, {"Content-Type": "text/html"}, b"<p>late</p>", delay=5))
+    got, _ = fetch_all([web.url("/slow")], read_timeout=0.3)
+    assert reason_of(got[web.url("/slow")]) == Reason.TIMEOUT
+    assert len(web.seen("/slow")) == 1  # read timeouts are not retried
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_oversized_body_is_too_large(web, chunked):
+    headers = {"Content-Type": "text/html", **({"Transfer-Encoding": "chunked"} if chunked else {})}
+    web.route("/big", lambda n, h: Reply(200, headers, b"<p>" + b"x" * 300_000 + b"</p>"))
+    got, _ = fetch_all([web.url("/big")], max_body_bytes=100_000)
+    assert reason_of(got[web.url("/big")]) == Reason.TOO_LARGE
+
+
+def test_non_html_page_is_rejected_but_feeds_are_not_checked_for_html(web):
+    got, _ = fetch_all([web.url("/doc.pdf")])
+    out = got[web.url("/doc.pdf")]
+    assert reason_of(out) == Reason.NOT_HTML and "application/pdf" in out.detail
+    feeds, _ = fetch_all([web.url("/feeds/rss.xml")], kind=KIND_FEED)
+    assert isinstance(feeds[web.url("/feeds/rss.xml")], Fetched)
+
+
+def test_conditional_get_on_second_fetch(web):
+    url = web.url("/articles/a1.html")
+    first, fetcher = fetch_all([url])
+    assert isinstance(first[url], Fetched)
+    (row,) = fetcher.new_validators
+    assert row["etag"] and row["last_modified"]
+    second, _ = fetch_all([url], validators={row["url"]: row})
+    assert isinstance(second[url], NotModified)
+    last = web.seen("/articles/a1.html")[-1]
+    assert last.headers["if-none-match"] == row["etag"] and last.status == 304
+
+
+def test_connection_refused_is_a_connection_error(web):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    url = f"http://127.0.0.1:{port}/x"
+    got, _ = fetch_all([url], retries=1)
+    # robots.txt is unreachable too, so RFC 9309 says disallow; either way nothing was fetched.
+    assert reason_of(got[url]) in (Reason.CONNECTION_ERROR, Reason.ROBOTS_DISALLOWED)
+    assert "connect" in got[url].detail.lower() or "refused" in got[url].detail.lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: newsbeam run --feeds / --urls / --sitemap into Parquet, read back with DuckDB
+# ---------------------------------------------------------------------------------------------
+
+def _run(*argv):
+    out = io.StringIO()
+    row = run(list(argv), out=out)
+    return row, out.getvalue()
+
+
+@pytest.fixture
+def feed_files(web, tmp_path):
+    opml = tmp_path / "feeds.opml"
+    opml.write_bytes((web.static("/feeds.opml", {})).body)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# direct URLs\n{web.url('/articles/a2.html')}\nnot a url\n{web.url('/doc.pdf')}\n")
+    return opml, urls
+
+
+def test_end_to_end_feeds_urls_sitemap_then_conditional_second_run(web, feed_files, tmp_path):
+    opml, urls = feed_files
+    out = tmp_path / "out"
+    args = ["--feeds", str(opml), "--urls", str(urls), "--sitemap", web.url("/sitemaps/index.xml"),
+            "--allow-private-addresses", "--rate-per-host", "50", "--retries", "0", "--output", str(out)]
+    row, printed = _run(*args)
+    con = connect(str(out))
+    arts = con.sql("SELECT url, title, author, published_at, input_format FROM articles ORDER BY url").fetchall()
+    paths = [a[0].split("/", 3)[3] for a in arts]
+    assert paths == ["articles/a1.html", "articles/a2.html?utm_source=rss&utm_medium=feed", "articles/a3.html", "articles/a4.html", "articles/a5.html"]
+    assert {a[4] for a in arts} == {"http"}
+    a5 = arts[4]  # the page has no date: the Atom entry's date and author fill in
+    assert a5[3] == dt.datetime(2024, 3, 8, 6, 45, tzinfo=dt.timezone.utc) and a5[2] == "Baker Reporter"
+    rejects = dict(con.sql("SELECT split_part(source_uri, '/', 4) || '/' || split_part(source_uri, '/', 5), reason FROM rejects").fetchall())
+    assert rejects["feeds/broken.xml"] == "feed_malformed"
+    assert rejects["feeds/gone.xml"] == "http_404"
+    assert rejects["missing.html/"] == "http_404"
+    assert rejects["private/secret.html"] == "robots_disallowed"
+    assert rejects["doc.pdf/"] == "not_html"
+    assert con.sql("SELECT count(*) FROM rejects WHERE reason = 'invalid_url'").fetchall()[0][0] == 2  # 'not a url' + ftp:// in a sitemap
+    assert web.seen("/private/secret.html") == []
+    assert len(web.seen("/articles/a2.html")) == 1  # feed URL with utm_* and the plain URL are one page
+    assert "fetched" in printed and host_key(web.base) in printed
+    assert row["article_count"] == 5
+    state = con.sql(f"SELECT count(*) FROM read_parquet('{out}/_state/http_validators/*.parquet')").fetchall()[0][0]
+    assert state >= 10
+
+    before = len(web.seen())
+    row2, printed2 = _run(*args)
+    second = web.seen()[before:]
+    by_path = {s.path: s for s in second}
+    assert by_path["/feeds/rss.xml"].status == 304 and by_path["/feeds/rss.xml"].headers.get("if-none-match")
+    assert by_path["/sitemaps/index.xml"].status == 304
+    assert by_path["/articles/a2.html"].status == 304  # the direct URL, known from run 1 under its canonical URL
+    assert "/articles/a1.html" not in by_path  # the feed was not modified, so its pages cost nothing
+    assert row2["article_count"] == 0
+    assert "not modified (304)" in printed2
+    n304 = sum(1 for s in second if s.status == 304)
+    assert n304 == sum(1 for s in second if s.headers.get("if-none-match"))
+    assert con.sql(f"SELECT count(*) FROM rejects WHERE run_id = '{row2['run_id']}' AND reason LIKE '%modified%'").fetchall()[0][0] == 0
+
+
+def test_blocked_by_default_end_to_end(web, tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text(web.url("/articles/a1.html") + "\n")
+    row, _ = _run("--urls", str(urls), "--output", str(tmp_path / "out"))
+    con = connect(str(tmp_path / "out"))
+    assert con.sql("SELECT reason FROM rejects").fetchall() == [("blocked_address",)]
+    assert web.seen() == []
+
+
+def test_missing_feed_list_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        run(["--feeds", str(tmp_path / "nope.opml"), "--output", str(tmp_path / "out")])
