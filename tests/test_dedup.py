@@ -1,0 +1,122 @@
+"""Copy detection: pure functions (normalisation, MinHash, LSH parameters, components), then FindDuplicates in Beam."""
+import datetime as dt
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.article import DUP_EXACT, DUP_NEAR, UTC, CleanArticle
+from transforms.dedup import (
+    DedupConfig,
+    FindDuplicates,
+    Node,
+    content_hash,
+    jaccard_estimate,
+    minhash,
+    normalise_text,
+    optimal_param,
+    permutations,
+    rank_key,
+    resolve_duplicates,
+    shingle_hashes,
+)
+
+T0 = dt.datetime(2024, 3, 1, 6, tzinfo=UTC)
+
+BODY = [
+    "The city council voted on Tuesday to expand the northern tram line by four stations, a project expected to cost "
+    "210 million euros and to open in 2028, the mayor's office said.",
+    "Supporters said the extension would cut commuting times for 40,000 residents of the new districts, while opponents "
+    "argued that the money should first go to repairing existing tracks and ageing rolling stock.",
+    "Construction is due to start next spring after a public consultation, and the transport authority will publish the "
+    "detailed route and the timetable for the works in the coming weeks.",
+    "The vote passed by 31 to 18, with two abstentions, after a debate that lasted more than five hours and included "
+    "testimony from residents, engineers and representatives of the regional government.",
+]
+ORIGINAL = "\n\n".join(BODY)
+NEAR = "\n\n".join(
+    [BODY[0].replace("said", "stated"), BODY[1].replace("40,000", "40000"), BODY[2], BODY[3],
+     "Officials said more details would be released once the plans were complete."]
+).replace(",", "")
+UNRELATED = (
+    "The national football team beat its neighbours 2-0 on Saturday night, with both goals coming in the second half "
+    "after a tense and goalless first period in front of a sold-out stadium. The coach praised the defence and said the "
+    "team would travel to the qualifier next week with confidence, while two players left the pitch with minor injuries."
+)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [("Hello,  World!", "hello world"), ("2,000 booths", "2000 booths"), ("ﬁnal  result", "final result"), ("It’s here", "It's here")],
+    ids=["case-space-punct", "digit-group", "nfkc", "apostrophe"],
+)
+def test_normalise_text_equates_surface_variants(a, b):
+    assert normalise_text(a) == normalise_text(b)
+    assert content_hash(a) == content_hash(b)
+
+
+def test_normalise_keeps_decimals_apart_from_thousands():
+    assert normalise_text("1.5 million") != normalise_text("15 million")
+
+
+def test_optimal_param_fits_the_permutations_and_favours_recall_when_asked():
+    b, r = optimal_param(0.7, 128)
+    assert b * r <= 128
+    b2, r2 = optimal_param(0.7, 128, fp_weight=0.2, fn_weight=0.8)
+    # P(candidate | Jaccard 0.7) is at least as high when misses weigh more.
+    assert 1 - (1 - 0.7**r2) ** b2 >= 1 - (1 - 0.7**r) ** b
+
+
+def test_minhash_estimates_jaccard():
+    perms = permutations(128, 42)
+    a, b = shingle_hashes(ORIGINAL, 5), shingle_hashes(NEAR, 5)
+    true = len(set(a.tolist()) & set(b.tolist())) / len(set(a.tolist()) | set(b.tolist()))
+    est = jaccard_estimate(minhash(a, perms), minhash(b, perms))
+    assert abs(est - true) < 0.12
+    assert jaccard_estimate(minhash(a, perms), minhash(shingle_hashes(UNRELATED, 5), perms)) < 0.1
+
+
+def test_shingles_of_a_short_text_are_one_shingle():
+    assert shingle_hashes("two words", 5).size == 1
+
+
+def test_resolve_duplicates_keeps_the_best_ranked_and_names_the_kind():
+    def n(aid, ts, text, url=None):
+        return Node(rank_key(ts, len(text.split()), aid), aid, content_hash(text), url)
+
+    orig = n("orig", T0, ORIGINAL)
+    later_exact = n("copy", T0 + dt.timedelta(hours=2), ORIGINAL + " ")
+    later_near = n("near", T0 + dt.timedelta(hours=3), NEAR)
+    out = resolve_duplicates([(later_exact, later_near), (later_exact, orig)])
+    assert out == {"copy": ("orig", DUP_EXACT), "near": ("orig", DUP_NEAR)}
+
+
+def article(aid, text, hours, url=None):
+    return CleanArticle(article_id=aid, source_uri=f"mem://{aid}", input_format="text", text=text,
+                        published_at=T0 + dt.timedelta(hours=hours), canonical_url=url)
+
+
+def test_find_duplicates_points_copies_to_the_original_and_leaves_unrelated_alone():
+    arts = [
+        article("near", NEAR, 3),
+        article("unrelated", UNRELATED, 0),
+        article("orig", ORIGINAL, 1),
+        article("exact", ORIGINAL.replace("\n\n", "\n").upper(), 2),
+        article("same-url", "A different text at the same canonical address.", 5, url="https://news.example/a"),
+        article("first-url", "The first text at that canonical address.", 4, url="https://news.example/a"),
+    ]
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | FindDuplicates()
+        assert_that(
+            out,
+            equal_to([("near", ("orig", DUP_NEAR)), ("exact", ("orig", DUP_EXACT)), ("same-url", ("first-url", DUP_EXACT))]),
+        )
+
+
+def test_find_duplicates_threshold_is_configurable():
+    arts = [article("orig", ORIGINAL, 1), article("near", NEAR, 3)]
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | FindDuplicates(DedupConfig(threshold=0.99))
+        assert_that(out, equal_to([]))

@@ -1,0 +1,239 @@
+"""Same-event stories: pure functions (term views, vectors, average linkage), then DeduplicateStories in Beam.
+
+Composite tests cover the time window, the no-chaining property (a bridging article does not merge
+two stories), order invariance (shuffled input gives the same stories) and two sibling events of
+the same kind staying apart.
+"""
+import datetime as dt
+import random
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import BeamAssertException, assert_that
+
+from schemas.article import UTC, CleanArticle
+from transforms.dedup import rank_key
+from transforms.stories import (
+    DeduplicateStories,
+    DocFreq,
+    StoryConfig,
+    average_linkage,
+    cosine,
+    story_id_for,
+    term_counts,
+    tfidf_vector,
+    within_window,
+)
+
+CFG = StoryConfig()
+T0 = dt.datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------------------
+# Pure functions
+# ------------------------------------------------------------------------------------------
+
+def _h(word):
+    import xxhash
+
+    return xxhash.xxh32_intdigest(word.encode()) & ((1 << CFG.vocab_bits) - 1)
+
+
+def test_term_counts_views():
+    full, names = term_counts("Quake hits Kerman", "Rescuers reached Kerman on Monday. The governor Ali Rezaei said so.")
+    assert _h("kerman") in names and _h("rezaei") in names
+    assert _h("rescuers") not in names  # sentence-initial capital is not a name
+    assert _h("the") not in full and _h("said") not in full  # stopwords
+    assert full[_h("kerman")] > full[_h("rescuers")]  # title and name weights
+
+
+def test_title_only_article_counts_its_title_once():
+    full, _ = term_counts("Quake hits Kerman", "Quake hits Kerman")
+    assert full[_h("quake")] == CFG.title_weight
+
+
+@pytest.mark.parametrize("kw", [{"threshold": 0.0}, {"threshold": 1.0}, {"window_days": 0}, {"min_edge": 0.5}], ids=["thr0", "thr1", "window0", "min-edge"])
+def test_story_config_rejects_bad_values(kw):
+    with pytest.raises(ValueError):
+        StoryConfig(**kw)
+
+
+def test_tfidf_vectors_are_normalised_and_block_on_shared_terms():
+    a = term_counts("Quake in Kerman", "The quake in Kerman killed twelve villagers near Zarand.")
+    b = term_counts("Kerman earthquake", "Villagers near Zarand buried twelve victims of the Kerman quake.")
+    dfs = DocFreq(2, dict(__import__("collections").Counter(list(a[0]) + list(b[0]))))
+    va, vb = (tfidf_vector(x, (0,), None, c, dfs, CFG) for x, c in (("a", a), ("b", b)))
+    assert np.isclose(np.linalg.norm(va.weights), 1.0)
+    assert set(va.blocks) <= set(va.terms.tolist()) and all(dfs.df[t] >= 2 for t in va.blocks)
+    assert 0.3 < cosine(va, vb) <= 1.0
+    assert np.isclose(cosine(va, va), 1.0)
+
+
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [(0.0, 3 * 86400.0, True), (0.0, 3 * 86400.0 + 1, False), (None, 1e9, True), (5.0, None, True)],
+    ids=["at-window", "past-window", "undated-a", "undated-b"],
+)
+def test_within_window(a, b, expected):
+    assert within_window(a, b, 3 * 86400.0) is expected
+
+
+def node(aid, ts=None):
+    return (aid, (ts or 0.0, 0, aid), ts)
+
+
+def edges_two_groups_and_bridge(bridge_sim):
+    a1, a2, b1, b2, x = node("a1"), node("a2"), node("b1"), node("b2"), node("x")
+    return [(a1, a2, 0.9), (b1, b2, 0.9)] + [(x, n, bridge_sim) for n in (a1, a2, b1, b2)]
+
+
+def test_average_linkage_does_not_chain_through_a_bridge():
+    labels = average_linkage(edges_two_groups_and_bridge(0.5), CFG)
+    assert labels["a1"] == labels["a2"] and labels["b1"] == labels["b2"]
+    assert labels["a1"] != labels["b1"]
+
+
+def test_single_link_would_have_chained():
+    # The same graph with every bridge edge above the threshold: connected components would be one
+    # cluster; average linkage keeps the two groups apart as long as the mean stays below threshold.
+    labels = average_linkage(edges_two_groups_and_bridge(0.55), CFG)
+    assert labels["a1"] != labels["b1"]
+
+
+def test_average_linkage_respects_time_window():
+    day = 86400.0
+    a, b, c = node("a", 0.0), node("b", 2 * day), node("c", 4 * day)
+    labels = average_linkage([(a, b, 0.9), (b, c, 0.9), (a, c, 0.9)], CFG)
+    # a-c are 4 days apart: never in one story, whichever of them joins b.
+    assert labels.get("a", "a") != labels.get("c", "c")
+
+
+def test_average_linkage_is_order_invariant():
+    rng = random.Random(3)
+    ids = [f"n{i}" for i in range(30)]
+    edges = [(node(a), node(b), round(rng.random(), 3)) for i, a in enumerate(ids) for b in ids[i + 1 :] if rng.random() < 0.2]
+    first = average_linkage(edges, CFG)
+    for _ in range(5):
+        shuffled = [((b, a, s) if rng.random() < 0.5 else (a, b, s)) for a, b, s in edges]
+        rng.shuffle(shuffled)
+        assert average_linkage(shuffled, CFG) == first
+
+
+# ------------------------------------------------------------------------------------------
+# DeduplicateStories in Beam
+# ------------------------------------------------------------------------------------------
+
+QUAKE_A = [
+    ("Earthquake kills 12 in Kerman province",
+     "A magnitude 6.1 earthquake struck Kerman province in southeastern Iran on Monday, killing at least 12 villagers "
+     "near Zarand, the Red Crescent said. Governor Ali Rezaei said rescue teams from Tehran reached the damaged villages "
+     "before dawn and that the Zarand hospital was treating dozens of injured."),
+    ("Iran quake: rescuers search rubble near Zarand",
+     "Rescuers dug through collapsed mud-brick homes near Zarand after the earthquake in Kerman province. Governor Ali Rezaei "
+     "told state television the death toll stood at 12 and the Red Crescent sent tents and blankets to the villages."),
+    ("Red Crescent sends aid after Kerman earthquake",
+     "The Red Crescent flew tents to Zarand on Tuesday, a day after the Kerman earthquake killed 12 people. Ali Rezaei, "
+     "the provincial governor, said roads to several villages around Zarand remained blocked by landslides."),
+]
+QUAKE_B = [
+    ("Strong earthquake shakes Valparaiso, two dead",
+     "A magnitude 6.4 earthquake shook Valparaiso in central Chile on Monday, killing two people in Vina del Mar, the "
+     "emergency office Onemi said. President Gabriel Boric said Onemi teams were inspecting hillside homes in Valparaiso."),
+    ("Chile quake: Boric visits Vina del Mar",
+     "President Gabriel Boric visited Vina del Mar after the Valparaiso earthquake left two dead. Onemi officials said "
+     "landslides blocked hillside streets and port operations in Valparaiso were suspended for inspection."),
+    ("Valparaiso port reopens after earthquake",
+     "The port of Valparaiso reopened on Tuesday after Monday's earthquake, which killed two people in Vina del Mar. "
+     "Onemi said Gabriel Boric would return to inspect the hillside neighbourhoods."),
+]
+BRIDGE = ("Two earthquakes in one day: Kerman and Valparaiso",
+          "Earthquakes struck Kerman province in Iran and Valparaiso in Chile on Monday. In Iran the Red Crescent reported "
+          "12 dead near Zarand; in Chile Onemi reported two dead in Vina del Mar.")
+UNRELATED = ("Central bank holds interest rates steady",
+             "The central bank kept its benchmark interest rate unchanged on Wednesday, citing slowing inflation and a "
+             "weaker labour market, and signalled that cuts could come later in the year if wages cool.")
+
+
+def article(aid, title, text, published=None):
+    return CleanArticle(article_id=aid, source_uri=f"mem://{aid}", input_format="text", text=text, title=title, published_at=published)
+
+
+def corpus(dates=True):
+    arts = [article(f"a{i}", t, x, T0 + dt.timedelta(hours=i) if dates else None) for i, (t, x) in enumerate(QUAKE_A)]
+    arts += [article(f"b{i}", t, x, T0 + dt.timedelta(hours=i, minutes=30) if dates else None) for i, (t, x) in enumerate(QUAKE_B)]
+    arts.append(article("u", *UNRELATED, T0 if dates else None))
+    return arts
+
+
+def partition_of(rows):
+    stories = {}
+    for a, s in rows:
+        stories.setdefault(s.story_id, set()).add(a.article_id)
+    return sorted(sorted(v) for v in stories.values())
+
+
+def expect_partition(expected):
+    expected = sorted(sorted(g) for g in expected)
+
+    def check(rows):
+        got = partition_of(rows)
+        if got != expected:
+            raise BeamAssertException(f"stories {got} != expected {expected}")
+
+    return check
+
+
+def run_stories(arts, expected, cfg=CFG):
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | DeduplicateStories(stories=cfg)
+        assert_that(out["articles"], expect_partition(expected))
+
+
+def test_sibling_events_of_one_kind_stay_apart():
+    run_stories(corpus(), [["a0", "a1", "a2"], ["b0", "b1", "b2"], ["u"]])
+
+
+def test_bridging_article_does_not_merge_two_stories():
+    arts = corpus() + [article("x", *BRIDGE, T0 + dt.timedelta(hours=5))]
+
+    def check(rows):
+        got = partition_of(rows)
+        a_story = next(g for g in got if "a0" in g)
+        b_story = next(g for g in got if "b0" in g)
+        if a_story == b_story or not {"a0", "a1", "a2"} <= set(a_story) or not {"b0", "b1", "b2"} <= set(b_story):
+            raise BeamAssertException(f"bridge merged or broke the stories: {got}")
+
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | DeduplicateStories()
+        assert_that(out["articles"], check)
+
+
+def test_articles_outside_the_time_window_never_share_a_story():
+    # The same Kerman coverage, but the third article is dated 10 days later: it must start a new story.
+    arts = [article(f"a{i}", t, x, T0 + dt.timedelta(hours=i)) for i, (t, x) in enumerate(QUAKE_A[:2])]
+    arts.append(article("late", *QUAKE_A[2], T0 + dt.timedelta(days=10)))
+    run_stories(arts, [["a0", "a1"], ["late"]])
+    # With a window wide enough it joins.
+    run_stories(arts, [["a0", "a1", "late"]], StoryConfig(window_days=30))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3], ids=["shuffle1", "shuffle2", "shuffle3"])
+def test_shuffled_input_gives_the_same_stories(seed):
+    arts = corpus(dates=False) + [article("x", *BRIDGE)]
+    random.Random(seed).shuffle(arts)
+
+    def check(rows):
+        by_id = {a.article_id: s.story_id for a, s in rows}
+        # Story ids come from the canonical article, so identical ids mean identical stories.
+        want_a, want_b = (story_id_for(min(g, key=lambda a: rank_key(a.published_at, a.word_count, a.article_id)).article_id)
+                          for g in ([a for a in arts if a.article_id[0] == k] for k in "ab"))
+        if {by_id["a1"], by_id["a2"]} != {want_a} or {by_id["b1"], by_id["b2"]} != {want_b} or want_a == want_b:
+            raise BeamAssertException(f"unexpected stories: {by_id}")
+        if by_id["u"] in (want_a, want_b):
+            raise BeamAssertException("unrelated article joined a story")
+
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | DeduplicateStories()
+        assert_that(out["articles"], check)
