@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 
@@ -18,6 +19,7 @@ from dateutil import parser as date_parser
 
 from schemas.article import UTC, CleanArticle, RawArticle
 from schemas.rejects import Reason, Reject, Stage
+from transforms.read import host_of
 from transforms.urls import canonical_url
 
 REJECTS = "rejects"
@@ -25,7 +27,7 @@ REJECTS = "rejects"
 
 @dataclasses.dataclass(frozen=True)
 class CleanConfig:
-    """Constants of the cleaner. Defaults are what the pipeline runs with."""
+    """Constants of the cleaner. Defaults are what the pipeline runs with (measured: README "Quality")."""
 
     # A line with at least this many words that ends like a sentence is article body.
     body_min_words: int = 10
@@ -33,21 +35,29 @@ class CleanConfig:
     body_any_words: int = 25
     # Short unpunctuated lines repeated inside one article (source credits) are removed.
     credit_max_words: int = 6
-    # Head lines that are not the title and at most this long are section/navigation labels.
-    label_max_words: int = 8
+    # Raw text: a line that is not body costs this much (in words of body) inside the body region,
+    # so a region only bridges a gap of short lines when there is more body on both sides.
+    gap_cost: float = 4.0
+    # Raw text: runs of this many short unpunctuated lines inside the body are link lists.
+    link_run: int = 2
+    # Raw text: the title is a headline-like line at most this many lines above the body.
+    title_window: int = 8
     # Learned template: a line is template when it recurs in this many distinct articles of one source.
     learn_min_articles: int = 3
     # ... and longer lines (more words than learn_short_words) need learn_min_articles_long.
     learn_short_words: int = 12
     learn_min_articles_long: int = 6
     learn_max_words: int = 80
-    # trafilatura settings (see README "Quality").
-    favor_precision: bool = True
+    # trafilatura settings: fast=True without favor_precision scored best on the dev sets and is the quickest.
+    favor_precision: bool = False
     fast: bool = True
+    include_tables: bool = True
 
     def __post_init__(self):
         if self.learn_min_articles < 2 or self.learn_min_articles_long < self.learn_min_articles:
             raise ValueError("learn_min_articles must be >= 2 and <= learn_min_articles_long")
+        if self.gap_cost <= 0 or self.link_run < 2:
+            raise ValueError("gap_cost must be > 0 and link_run >= 2")
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,8 +68,11 @@ def words(line: str) -> int:
     return len(line.split())
 
 
+_END = re.compile(r"""[.!?…:;]["'”’»)\]]*$""")
+
+
 def ends_like_sentence(line: str) -> bool:
-    return bool(re.search(r"""[.!?…:;]["'”’»)\]]*$""", line))
+    return bool(_END.search(line))
 
 
 def _rx(pattern: str) -> re.Pattern:
@@ -72,19 +85,22 @@ _AD = _rx(
     r"continue reading (below|the main story)|scroll (down )?to continue( reading)?|skip (advert(isement)?|ad))"
     r"[\s:.!\-–—]*$"
 )
+# A call to give money, not a sentence that mentions donations.
 _DONATION = _rx(
-    r"\b(donat(e|ion|ions|ing)|make a (charitable )?(gift|contribution)|support (us|our (work|journalism|newsroom|reporting)|"
-    r"independent (journalism|media))|become a (member|patron|supporter|subscriber)|chip in|patreon)\b"
+    r"\b(donate (now|today|here)|please donate|make a (charitable |tax[- ]deductible )?(donation|gift|contribution)|"
+    r"support (us|our (work|journalism|newsroom|reporting|mission)|independent (journalism|media))|"
+    r"become a (member|patron|supporter|sustaining member)|chip in|support .{1,30} on patreon)\b"
 )
 _NEWSLETTER_CTA = _rx(r"\b(sign ?up|subscribe|join|register|get|receive|enter your email|delivered)\b")
 _NEWSLETTER_OBJ = _rx(r"\b(newsletters?|mailing list|e-?mail (alerts?|updates|list)|inbox|daily (digest|briefing)|news alerts)\b")
 _SOCIAL_TOKEN = (
-    r"(share( this( article| story| page)?)?( on)?|shares?|tweet|e-?mail|print|facebook|twitter|x|linkedin|whatsapp|"
-    r"pinterest|reddit|telegram|tumblr|flipboard|messenger|copy( the)? link|link copied|save|bookmark|"
-    r"\d+\s*comments?|comments?|leave a (comment|reply)|(view|show|hide|add|post|read) (all )?comments?|reply|"
+    r"(share( this( article| story| page| post)?)?( on)?|shares?|tweet|e-?mail( this)?( post| article| story)?|print( this)?|"
+    r"facebook|twitter|x|linkedin|whatsapp|pinterest|reddit|telegram|tumblr|flipboard|messenger|digg|stumbleupon|delicious|"
+    r"copy( the)? link|link copied|save|bookmark|permalink|trackback( uri)?|rss( feed)?|"
+    r"\d+\s*comments?|comments?|leave a (comment|reply)|(view|show|hide|add|post|read) (all |a )?comments?|reply|"
     r"like|follow( us)?( on)?|google\+?|instagram|youtube)"
 )
-_SHARE = _rx(rf"^({_SOCIAL_TOKEN}[\s|/·•,:;!-]*)+$")
+_SHARE = _rx(rf"^({_SOCIAL_TOKEN}[\s|/·•,:;!()-]*)+$")
 _COOKIE = _rx(
     r"\b(we use cookies|(this|our) (web)?site uses cookies|cookie (policy|settings|preferences|consent)|"
     r"accept (all )?cookies|manage (your )?cookies)\b"
@@ -95,18 +111,31 @@ _PAYWALL = _rx(
     r"(you have|you've) reached your (free )?(article )?limit|free articles? (left|remaining))\b"
 )
 _RELATED = _rx(
-    r"^(related( articles?| stories| coverage| content| news| links?)?|read more|read also|also read|see also|more from|"
-    r"recommended( for you| reading)?|you (may|might) also like|most (read|popular|viewed)|trending( now)?|"
+    r"^(related( articles?| stories| coverage| content| news| links?| posts?)?|read more|read also|also read|see also|more from|"
+    r"recommended( for you| reading)?|you (may|might) also like|most (read|popular|viewed|shared|emailed)|trending( now)?|"
     r"more (stories|news|on this)|top stories|latest (news|stories)|editor'?s picks)\b"
 )
 _FOOTER = _rx(r"^(©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b|^(terms of (use|service)|privacy policy)\b")
 _TAGS = _rx(r"^(tags?|topics?|filed under|categories|keywords)\s*:")
-_NAV = re.compile(r"^[^.!?]{1,40}(\s+[|»›>•·/]\s+[^.!?]{1,40}){2,}$")
+_NAV = re.compile(r"^[^.!?|]{1,40}(\s+[|»›>•·/]\s+[^.!?]{1,40}){2,}$")
 _CAPTION = _rx(
     r"^(photo|image|picture|file photo|illustration|graphic|video)s?\s*(:|credit|by\b|courtesy)|"
     r"\b(photo|image|picture)\s*(credit|courtesy)\b|\((photo|image|file photo|pictured)\b|"
     r"(\bvia|/|\||©|photo:?)\s*(the\s+)?(AP|Associated Press|Reuters|AFP|Getty( Images)?|EPA|Shutterstock|"
-    r"Bloomberg|AAP|PA( Images)?|Xinhua|Anadolu|Sputnik|TASS)\b[\w\s./-]*$"
+    r"Bloomberg|AAP|PA( Images)?|Xinhua|Anadolu|Sputnik|TASS)\b[\w\s./-]*$|^enlarge (photo|image)$"
+)
+_MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# Blog archive widgets: "February (60)", "March 2012 (4)".
+_ARCHIVE = _rx(rf"^[-•»\s]*{_MONTHS}(\s+\d{{4}})?\s*\(\d+\)$")
+# Comment-thread metadata: "Posted by: Mario | Mar 21, 2007 2:51:31 AM", "Jeff on July 25, 2012 at 11:01 am".
+_COMMENT_META = _rx(
+    rf"^(posted by:?\s+.{{1,40}}\s+(\||at|on)\s+.*\d|.{{1,40}}\s+(on|—|-|\|)\s+{_MONTHS}\s+\d{{1,2}}(st|nd|rd|th)?,?\s+\d{{4}}.*\d:\d\d\s*([ap]\.?m\.?)?)$"
+)
+# Where the comment thread starts on a page dump.
+_COMMENT_HEAD = _rx(
+    r"^(\d+\s+)?(comments?|responses?|replies|reader comments|discussion)( \(\d+\))?:?$|"
+    r"^(leave|post|add|write) (a|your) (comment|reply|response)|^join the (discussion|conversation)|"
+    r"^\d+ (comments?|responses?|thoughts?) (on|to)\b"
 )
 _BYLINE = re.compile(
     r"^(by|written by|posted by|von|par|por)\s+[A-Z][\w.'’-]+(\s+[A-Z][\w.'’-]+){0,3}"
@@ -114,9 +143,7 @@ _BYLINE = re.compile(
     re.IGNORECASE,
 )
 _DATE_PREFIX = _rx(r"^(published|updated|posted|last updated|first published|last modified|date)( on| at)?\s*:?\s*")
-_MONTH = _rx(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b|\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b"
-)
+_MONTH = _rx(rf"\b{_MONTHS}\b|\b\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{1,4}}\b")
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 
 
@@ -127,10 +154,12 @@ def parse_date_line(line: str) -> dt.datetime | None:
     text = _DATE_PREFIX.sub("", line.strip()).strip(" |,-–—")
     if not text:
         return None
-    try:
-        parsed = date_parser.parse(text, fuzzy=False)
-    except (ValueError, OverflowError):
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dateutil warns about time zone names it does not know (ET, PT)
+        try:
+            parsed = date_parser.parse(text, fuzzy=False)
+        except (ValueError, OverflowError):
+            return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -144,7 +173,7 @@ def _is_newsletter(line: str) -> bool:
 LINE_RULES: tuple[tuple[str, object], ...] = (
     ("ad_marker", lambda s: bool(_AD.match(s))),
     ("share_widget", lambda s: words(s) <= 12 and bool(_SHARE.match(s))),
-    ("donation_banner", lambda s: words(s) <= 30 and bool(_DONATION.search(s))),
+    ("donation_banner", lambda s: words(s) <= 25 and bool(_DONATION.search(s))),
     ("newsletter_prompt", _is_newsletter),
     ("cookie_notice", lambda s: words(s) <= 60 and bool(_COOKIE.search(s))),
     ("paywall_notice", lambda s: words(s) <= 30 and bool(_PAYWALL.search(s))),
@@ -153,17 +182,19 @@ LINE_RULES: tuple[tuple[str, object], ...] = (
     ("tag_list", lambda s: words(s) <= 40 and bool(_TAGS.match(s))),
     ("navigation", lambda s: bool(_NAV.match(s))),
     ("photo_caption", lambda s: words(s) <= 60 and not ends_like_sentence(s) and bool(_CAPTION.search(s))),
+    ("archive_list", lambda s: bool(_ARCHIVE.match(s))),
+    ("comment_meta", lambda s: words(s) <= 16 and bool(_COMMENT_META.match(s))),
 )
+# Rules that judge a line by where it sits rather than by what it says; a learned template line
+# is counted as `learned_template` even when one of these removed it first.
+POSITIONAL_RULES = ("page_header", "page_footer", "link_list", "comment_section", "menu_block", "section_label", "tail_label")
 RULE_NAMES = tuple(name for name, _ in LINE_RULES) + (
     "byline",
     "date_line",
     "repeated_credit",
-    "menu_block",
     "title",
-    "section_label",
-    "tail_label",
     "learned_template",
-)
+) + POSITIONAL_RULES
 
 
 def match_line_rule(line: str) -> str | None:
@@ -184,6 +215,12 @@ def is_body_line(line: str, cfg: CleanConfig) -> bool:
     return n >= cfg.body_any_words or (n >= cfg.body_min_words and ends_like_sentence(line))
 
 
+def is_headline(line: str) -> bool:
+    """Looks like a headline: 3-30 words, no final period, mostly letters."""
+    n = words(line)
+    return 3 <= n <= 30 and not line.endswith(".") and sum(c.isalpha() for c in line) >= 0.6 * len(line)
+
+
 @dataclasses.dataclass
 class CleanResult:
     """Output of the pure cleaner for one article."""
@@ -195,11 +232,13 @@ class CleanResult:
     removed: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (rule, line)
 
 
-def _menu_blocks(lines: list[str]) -> set[int]:
-    """Indexes of runs of 3+ consecutive very short unpunctuated lines: menus and link lists."""
+def _menu_blocks(lines: list[str], verdict: list[str | None]) -> set[int]:
+    """Indexes of runs of 3+ consecutive very short unpunctuated kept lines: menus and link lists."""
     out: set[int] = set()
     run: list[int] = []
     for i, line in enumerate(lines + [""]):
+        if i < len(lines) and verdict[i] is not None:
+            continue
         if line and words(line) <= 3 and not ends_like_sentence(line) and not _YEAR.search(line):
             run.append(i)
             continue
@@ -207,6 +246,36 @@ def _menu_blocks(lines: list[str]) -> set[int]:
             out.update(run)
         run = []
     return out
+
+
+def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -> tuple[int, int]:
+    """[start, end) of the main body of a page dump: the run of lines with the most body words net of gaps.
+
+    Body lines weigh their word count, other kept lines cost `gap_cost`, short sentences and removed
+    lines are neutral; the start of a comment thread after some body is a wall (maximum-sum segment).
+    """
+    best, best_span = 0.0, (0, 0)
+    acc, start, seen_body = 0.0, 0, False
+    for i, line in enumerate(lines):
+        if verdict[i] is None and seen_body and _COMMENT_HEAD.match(line):
+            acc, start = 0.0, i + 1
+            verdict[i] = "comment_section"
+            break
+        if verdict[i] is not None:
+            w = 0.0
+        elif is_body_line(line, cfg):
+            w = float(words(line))
+            seen_body = True
+        elif ends_like_sentence(line) and words(line) >= 3:
+            w = 0.0
+        else:
+            w = -cfg.gap_cost
+        if acc <= 0:
+            acc, start = 0.0, i
+        acc += w
+        if acc > best:
+            best, best_span = acc, (start, i + 1)
+    return best_span
 
 
 def clean_lines(
@@ -217,8 +286,9 @@ def clean_lines(
 ) -> CleanResult:
     """Remove boilerplate lines from an article given as lines.
 
-    `structural` turns on the rules that rely on the layout of a whole-page text dump (head labels,
-    title detection, tail labels, menus); HTML extracted by trafilatura has no such layout.
+    `structural` turns on the rules for a whole-page text dump (raw text): the body region, the
+    title above it, headers and footers around it, link lists inside it. HTML extracted by
+    trafilatura has already lost the page layout and gets only the line rules.
     """
     lines = [re.sub(r"\s+", " ", l).strip() for l in lines]
     lines = [l for l in lines if l]
@@ -226,45 +296,52 @@ def clean_lines(
     res = CleanResult(text="")
 
     counts = Counter(normalise_line(l) for l in lines if words(l) <= cfg.credit_max_words and not ends_like_sentence(l))
-    menus = _menu_blocks(lines) if structural else set()
     title_key = normalise_line(known_title) if known_title else None
 
     for i, line in enumerate(lines):
         rule = match_line_rule(line)
         if rule is None and title_key is not None and normalise_line(line) == title_key:
             rule = "title"
-        if rule is None:
+        if rule is None and structural:
             when = parse_date_line(line)
             if when is not None:
                 rule = "date_line"
                 res.published_at = res.published_at or when
-        if rule is None and words(line) <= 12 and _BYLINE.match(line) and not ends_like_sentence(line):
+        if rule is None and structural and words(line) <= 12 and _BYLINE.match(line) and not ends_like_sentence(line):
             rule = "byline"
             res.author = res.author or re.sub(r"^\w+(\s+by)?\s+", "", line, flags=re.I).split(",")[0].strip()
         if rule is None and counts.get(normalise_line(line), 0) >= 2:
             rule = "repeated_credit"
-        if rule is None and i in menus:
-            rule = "menu_block"
         verdict[i] = rule
 
     if structural:
-        kept = [i for i, v in enumerate(verdict) if v is None]
-        body = [i for i in kept if is_body_line(lines[i], cfg)]
-        first_body = body[0] if body else len(lines)
-        last_body = body[-1] if body else -1
-        head = [i for i in kept if i < first_body]
-        # The title is the longest unpunctuated head line of 3+ words (headlines rarely end with a period).
-        candidates = [i for i in head if 3 <= words(lines[i]) <= 30 and not lines[i].endswith(".")]
-        if candidates and known_title is None:
-            t = max(candidates, key=lambda i: (words(lines[i]), -i))
-            res.title = lines[t]
-            verdict[t] = "title"
-        for i in head:
-            if verdict[i] is None and words(lines[i]) <= cfg.label_max_words and not ends_like_sentence(lines[i]):
-                verdict[i] = "section_label"
-        for i in kept:
-            if i > last_body >= 0 and verdict[i] is None and words(lines[i]) <= cfg.credit_max_words and not ends_like_sentence(lines[i]):
-                verdict[i] = "tail_label"
+        start, end = body_region(lines, verdict, cfg)
+        # The title: the nearest headline-like line above the body.
+        if known_title is None:
+            for i in range(start - 1, max(-1, start - 1 - cfg.title_window), -1):
+                if verdict[i] is None and is_headline(lines[i]):
+                    res.title = lines[i]
+                    verdict[i] = "title"
+                    break
+        for i in range(len(lines)):
+            if verdict[i] is None and not start <= i < end:
+                verdict[i] = "page_header" if i < start else "page_footer"
+        # Inside the body: runs of short unpunctuated lines are link lists; a single one is a subheading.
+        run: list[int] = []
+        for i in list(range(start, end)) + [end]:
+            line = lines[i] if i < end else ""
+            if i < end and verdict[i] is None and not is_body_line(line, cfg) and not ends_like_sentence(line):
+                run.append(i)
+                continue
+            if i < end and verdict[i] is not None:
+                continue
+            if len(run) >= cfg.link_run:
+                for j in run:
+                    verdict[j] = "link_list"
+            run = []
+    else:
+        for i in _menu_blocks(lines, verdict):
+            verdict[i] = "menu_block"
 
     res.removed = [(v, lines[i]) for i, v in enumerate(verdict) if v is not None and v != "title"]
     res.text = "\n".join(lines[i] for i, v in enumerate(verdict) if v is None)
@@ -298,42 +375,72 @@ class ExtractionError(Exception):
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
 
 
+def page_metadata(tree, url: str | None) -> Extracted:
+    """Title, author, date, site and URL of a parsed page: trafilatura's metadata steps minus the slow ones.
+
+    Meta tags and JSON-LD first, then the page's own title/author elements; the date comes from
+    htmldate without its extensive search (which parses every date-like string on the page and
+    costs more than the text extraction itself). Categories, tags and licence are not needed.
+    """
+    from htmldate import find_date
+    from trafilatura import metadata as tm
+
+    meta = tm.examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None
+    try:
+        meta = tm.extract_meta_json(tree, meta)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        pass  # malformed JSON-LD: keep what the meta tags gave
+    title = meta.title or tm.extract_title(tree)
+    author = meta.author or tm.extract_author(tree)
+    page_url = meta.url or tm.extract_url(tree, url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        date = find_date(tree, url=page_url, original_date=True, extensive_search=False,
+                         max_date=dt.date.today().isoformat())
+    site = meta.sitename or tm.extract_sitename(tree)
+    if site:
+        site = site.lstrip("@") or None
+    if not site and page_url:
+        site = host_of(page_url)
+    published = None
+    if date:
+        try:
+            published = dt.datetime.fromisoformat(date).replace(tzinfo=UTC)
+        except ValueError:
+            published = None
+    return Extracted(text="", title=title or None, author=author or None, published_at=published, site=site,
+                     url=page_url or url)
+
+
 def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -> Extracted:
     """Main text and metadata of an HTML page via trafilatura; raises ExtractionError when there is none."""
     import trafilatura
+    from trafilatura.utils import load_html
 
     if not re.search(r"<\s*(html|body|p|div|article)\b", html[:200000], re.I):
         raise ExtractionError("input has no HTML markup")
+    tree = load_html(html)
+    if tree is None:
+        raise ExtractionError("HTML could not be parsed")
+    ex = page_metadata(tree, url)  # reads the tree; trafilatura cleans a copy of it
     doc = trafilatura.bare_extraction(
-        html,
+        tree,
         url=url,
         fast=cfg.fast,
         favor_precision=cfg.favor_precision,
         include_comments=False,
+        include_tables=cfg.include_tables,
         deduplicate=False,
-        with_metadata=True,
+        with_metadata=False,
     )
     if doc is None or not (doc.text or "").strip():
         raise ExtractionError("trafilatura found no main text")
-    published = None
-    if doc.date:
-        try:
-            published = dt.datetime.fromisoformat(doc.date).replace(tzinfo=UTC)
-        except ValueError:
-            published = None
-    lang = doc.language
-    if not lang:
-        m = _HTML_LANG.search(html[:5000])
-        lang = m.group(1).lower() if m else None
-    return Extracted(
-        text=doc.text,
-        title=doc.title or None,
-        author=doc.author or None,
-        published_at=published,
-        site=doc.sitename or doc.hostname or None,
-        language=lang,
-        url=doc.url or url,
-    )
+    m = _HTML_LANG.search(html[:5000])
+    ex.text = doc.text
+    ex.language = m.group(1).lower() if m else None
+    return ex
 
 
 def detect_language(text: str) -> str | None:
@@ -394,10 +501,15 @@ def article_fingerprint(text: str) -> str:
 
 
 def template_candidates(article: CleanArticle, cfg: CleanConfig = CleanConfig()) -> Iterable[tuple[tuple[str, str], str]]:
-    """((source_key, normalised line), fingerprint) for each distinct line that could be a template line."""
+    """((source_key, normalised line), fingerprint) for each distinct line that could be a template line.
+
+    Kept lines and lines removed only for where they sit (page header/footer, link lists) are
+    candidates; the fingerprint identifies the article's content, so copies of one story count once.
+    """
     fp = article_fingerprint(article.text)
+    positional = [l for r, l in zip(article.boilerplate_rules, article.boilerplate_removed) if r in POSITIONAL_RULES]
     seen = set()
-    for line in split_lines(article.text):
+    for line in split_lines(article.text) + positional:
         if not line.strip() or words(line) > cfg.learn_max_words:
             continue
         key = normalise_line(line)
@@ -407,13 +519,13 @@ def template_candidates(article: CleanArticle, cfg: CleanConfig = CleanConfig())
 
 
 def is_template(key: tuple[str, str], fingerprints: frozenset | set, cfg: CleanConfig = CleanConfig()) -> bool:
-    """A line is template when enough distinct articles of its source carry it."""
+    """A line is template when enough distinct articles (by content fingerprint) of its source carry it."""
     need = cfg.learn_min_articles if words(key[1]) <= cfg.learn_short_words else cfg.learn_min_articles_long
     return len(fingerprints) >= need
 
 
 def second_pass(article: CleanArticle, learned: frozenset[str]) -> CleanArticle:
-    """Remove lines learned as template of the article's source."""
+    """Remove lines learned as template of the article's source (and name positional removals that are template)."""
     if not learned:
         return article
     kept, removed = [], []
@@ -422,13 +534,17 @@ def second_pass(article: CleanArticle, learned: frozenset[str]) -> CleanArticle:
             removed.append(line)
         else:
             kept.append(line)
-    if not removed:
+    rules = tuple(
+        "learned_template" if r in POSITIONAL_RULES and normalise_line(l) in learned else r
+        for r, l in zip(article.boilerplate_rules, article.boilerplate_removed)
+    )
+    if not removed and rules == article.boilerplate_rules:
         return article
     return dataclasses.replace(
         article,
         text="\n".join(kept),
         boilerplate_removed=article.boilerplate_removed + tuple(removed),
-        boilerplate_rules=article.boilerplate_rules + ("learned_template",) * len(removed),
+        boilerplate_rules=rules + ("learned_template",) * len(removed),
     )
 
 
