@@ -31,7 +31,7 @@ from schemas.rejects import Reason, Reject, Stage
 from transforms import feeds
 from transforms.urls import canonical_url
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("newsbeam.fetch")  # the CLI shows INFO of the "newsbeam" logger (progress lines)
 
 REJECTS = "rejects"
 VALIDATORS = "validators"
