@@ -257,7 +257,7 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     best, best_span = 0.0, (0, 0)
     acc, start, seen_body = 0.0, 0, False
     for i, line in enumerate(lines):
-        if verdict[i] is None and seen_body and _COMMENT_HEAD.match(line):
+        if verdict[i] in (None, "share_widget") and seen_body and _COMMENT_HEAD.match(line):
             acc, start = 0.0, i + 1
             verdict[i] = "comment_section"
             break

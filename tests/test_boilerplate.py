@@ -1,0 +1,198 @@
+"""Pure-function tests of the cleaner: every named line rule, the raw-text layout rules, learned templates."""
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+
+import pytest
+
+from schemas.article import UTC, CleanArticle, RawArticle
+from transforms import boilerplate as bp
+
+SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"
+
+# Each named line rule: a line it must remove and a similar-looking content line it must keep.
+RULE_CASES = [
+    ("ad_marker", "ADVERTISEMENT", "The advertisement ran in three newspapers on Sunday."),
+    ("ad_marker", "Story continues below advertisement", "The story continues below the surface, divers said."),
+    ("share_widget", "Share | Tweet | Email | Print", "He shared the email with the printer in Ohio."),
+    ("share_widget", "12 Comments", "Twelve comments were filed by the deadline."),
+    ("donation_banner", "UNITED24 - Make a charitable donation in support of Ukraine!",
+     "Most of the donations come from everyday tragedies that receive no attention."),
+    ("newsletter_prompt", "Sign up for our daily newsletter", "The newsletter was first printed in 1902 by the society."),
+    ("cookie_notice", "We use cookies to improve your experience on our site.", "The cookies were baked by volunteers for the fair."),
+    ("paywall_notice", "Subscribe now to continue reading", "She said subscribers had complained about the change."),
+    ("related_links", "Related stories", "Related talks are expected to resume in Geneva next week."),
+    ("site_footer", "© 2024 Example Media Group. All rights reserved.", "The rights group said the law was a step backwards."),
+    ("tag_list", "Tags: Syria, Russia, ceasefire", "Tags on the cattle showed where they had been raised."),
+    ("navigation", "Home | World | Politics | Business", "| Chicago | 9.6% | 12.1% |"),
+    ("photo_caption", "Photo: Getty Images", "The photographs were taken by a passer-by on Tuesday."),
+    ("photo_caption", "A damaged vehicle in Aleppo, Syria / Aleppo 24 news via AP",
+     "The vehicle was damaged in Aleppo, the AP reported on Tuesday."),
+    ("archive_list", "February 2012 (60)", "In February 2012, sixty people were arrested."),
+    ("comment_meta", "Posted by: Mario | Mar 21, 2007 2:51:31 AM", "Mario posted the letter on March 21, 2007."),
+]
+
+
+@pytest.mark.parametrize("rule,junk,content", RULE_CASES, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(RULE_CASES)])
+def test_line_rule_removes_junk_keeps_content(rule, junk, content):
+    assert bp.match_line_rule(junk) == rule
+    assert bp.match_line_rule(content) is None
+
+
+def test_every_rule_is_named_and_pinned():
+    pinned = {r for r, _, _ in RULE_CASES}
+    assert pinned == {name for name, _ in bp.LINE_RULES}
+    assert len(set(bp.RULE_NAMES)) == len(bp.RULE_NAMES)
+
+
+BODY = [
+    "Officials in the northern province confirmed on Tuesday that the river had burst its banks after three days of rain.",
+    "Rescue teams moved hundreds of families to schools on higher ground, the regional governor told reporters.",
+    "Water levels in the city centre",
+    "Forecasters expect more rain before the weekend, and farmers fear that the harvest will be lost.",
+    "“We have never seen anything like it,” one farmer said.",
+    "The national weather agency said the flooding was the worst in the region for more than forty years.",
+]
+
+
+@pytest.mark.parametrize("structural", [True, False], ids=["raw_text", "html_text"])
+def test_clean_article_keeps_every_word(structural):
+    """Over-cleaning guard: an article without boilerplate (subheading and short quote included) is untouched."""
+    res = bp.clean_lines(BODY, structural=structural, known_title="Floods force thousands from their homes")
+    assert res.text.split() == " ".join(BODY).split()
+    assert res.removed == []
+
+
+def page_dump() -> list[str]:
+    return [
+        "Home", "World", "Politics", "Sport", "Sign in",
+        "Floods force thousands from their homes",
+        "By Jane Smith",
+        "October 3, 2016",
+        *BODY,
+        "More on this story", "River levels: live map", "How to prepare for a flood",
+        "Comments",
+        "This is a long reader comment saying that the council should have built the flood walls years ago.",
+        "About us", "Contact", "© 2016 Example News",
+    ]
+
+
+def test_raw_text_dump_keeps_body_and_moves_metadata():
+    res = bp.clean_lines(page_dump())
+    assert res.text.split("\n") == BODY
+    assert res.title == "Floods force thousands from their homes"
+    assert res.published_at == dt.datetime(2016, 10, 3, tzinfo=UTC)
+    assert res.author == "Jane Smith"
+    rules = dict((line, rule) for rule, line in res.removed)
+    assert rules["Home"] == "page_header"
+    assert rules["Comments"] == "comment_section"
+    assert rules["About us"] == "page_footer"
+
+
+@pytest.mark.parametrize(
+    "lines,kept",
+    [
+        (BODY[:2] + ["Watch: the flood from the air", "Gallery: rescue in pictures"] + BODY[3:4], BODY[:2] + BODY[3:4]),
+        (BODY[:2] + ["Water levels in the city centre"] + BODY[3:4], BODY[:2] + ["Water levels in the city centre"] + BODY[3:4]),
+    ],
+    ids=["link_list_removed", "single_subheading_kept"],
+)
+def test_link_lists_inside_body(lines, kept):
+    assert bp.clean_lines(lines).text.split("\n") == kept
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [("October 3, 2016", dt.datetime(2016, 10, 3, tzinfo=UTC)), ("Published: Mon Oct 3, 2016 6:13PM", dt.datetime(2016, 10, 3, 18, 13, tzinfo=UTC)),
+     ("The talks resumed in October 2016 after a pause.", None), ("Chapter 3, verse 12", None)],
+    ids=["date", "prefixed_date", "sentence_with_date", "no_date"],
+)
+def test_parse_date_line(line, expected):
+    assert bp.parse_date_line(line) == expected
+
+
+def test_html_text_keeps_dates_and_bylines():
+    """In extracted HTML text, date and byline lines are article text (metadata comes from the page)."""
+    lines = ["By Jane Smith", "October 3, 2016", *BODY]
+    assert bp.clean_lines(lines, structural=False).text.split("\n") == lines
+
+
+def test_repeated_credit_removed_once_is_kept():
+    lines = ["Iran Press TV", *BODY[:2], "Iran Press TV", BODY[3]]
+    res = bp.clean_lines(lines, structural=False)
+    assert [r for r, _ in res.removed] == ["repeated_credit", "repeated_credit"]
+    single = bp.clean_lines(["Iran Press TV", *BODY[:2]], structural=False)
+    assert "Iran Press TV" in single.text
+
+
+def _article(aid: str, text: str, rules=(), removed=()) -> CleanArticle:
+    return CleanArticle(article_id=aid, source_uri=aid, input_format="text", text=text, source_key="site:x",
+                        boilerplate_rules=tuple(rules), boilerplate_removed=tuple(removed))
+
+
+def test_learned_template_needs_distinct_articles():
+    """A line shared by copies of one story (same fingerprint) is never learned; across distinct articles it is."""
+    cfg = bp.CleanConfig(learn_min_articles=3)
+    quote = "“This is not a decision that was taken lightly,” Kirby said."
+    copies = [_article(f"c{i}", BODY[0] + "\n" + quote) for i in range(4)]
+    fps = {fp for a in copies for (key, fp) in bp.template_candidates(a, cfg) if key[1] == bp.normalise_line(quote)}
+    assert not bp.is_template(("site:x", bp.normalise_line(quote)), fps, cfg)
+    distinct = [_article(f"d{i}", BODY[i] + "\nRead our live blog") for i in (0, 1, 3)]
+    fps = {fp for a in distinct for (key, fp) in bp.template_candidates(a, cfg) if key[1] == "read our live blog"}
+    assert bp.is_template(("site:x", "read our live blog"), fps, cfg)
+
+
+def test_second_pass_removes_and_renames_positional():
+    a = _article("a", BODY[0] + "\nRead our live blog", rules=["page_footer", "ad_marker"], removed=["About us", "ADVERTISEMENT"])
+    out = bp.second_pass(a, frozenset({"read our live blog", "about us", "advertisement"}))
+    assert out.text == BODY[0]
+    assert list(zip(out.boilerplate_rules, out.boilerplate_removed)) == [
+        ("learned_template", "About us"), ("ad_marker", "ADVERTISEMENT"), ("learned_template", "Read our live blog")]
+
+
+def _raw(path: pathlib.Path) -> RawArticle:
+    text = path.read_text(encoding="utf-8")
+    return RawArticle(article_id=path.stem, source_uri=str(path), input_format="text", content=text, is_html=False,
+                      source_key="dir:seeds")
+
+
+SEED_JUNK = ["ADVERTISEMENT", "UNITED24 - Make a charitable donation in support of Ukraine!",
+             "Weapons of Mass Destruction (WMD)", "Join the GlobalSecurity.org mailing list", "Comments"]
+
+
+def test_seeds_acceptance():
+    """On the seeds: every body sentence kept, every boilerplate line gone, titles and dates found."""
+    articles = [bp.first_pass(_raw(p)) for p in sorted(SEEDS.glob("*.txt"))]
+    assert len(articles) == 3
+    for a, path in zip(articles, sorted(SEEDS.glob("*.txt"))):
+        kept = set(a.text.split("\n"))
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = " ".join(line.split())
+            if bp.words(line) >= 10 and line.endswith((".", '"', "”")):
+                assert line in kept, line[:60]
+        for junk in SEED_JUNK:
+            assert junk not in kept
+        assert "This is not a decision that was taken lightly" in a.text
+    assert sum(a.title is not None for a in articles) == 2
+    assert sum(a.published_at is not None and a.published_at.date() == dt.date(2016, 10, 3) for a in articles) == 2
+
+
+def test_extract_html_text_and_metadata():
+    body = "".join(f"<p>{s}</p>" for s in BODY)
+    html = (
+        "<html lang='en'><head><title>Floods force thousands from their homes | Example News</title>"
+        "<meta property='og:title' content='Floods force thousands from their homes'>"
+        "<meta name='author' content='Jane Smith'>"
+        "<meta property='article:published_time' content='2016-10-03T08:00:00Z'></head>"
+        f"<body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav><article><h1>Floods</h1>{body}</article>"
+        "<footer>© 2016 Example News</footer></body></html>"
+    )
+    ex = bp.extract_html(html, "https://example.com/floods")
+    assert "river had burst its banks" in ex.text and "Example News" not in ex.text
+    assert ex.title == "Floods force thousands from their homes"
+    assert ex.author == "Jane Smith"
+    assert ex.published_at is not None and ex.published_at.date() == dt.date(2016, 10, 3)
+    assert ex.language == "en"
+    with pytest.raises(bp.ExtractionError):
+        bp.extract_html("just words, no markup", None)
