@@ -196,3 +196,9 @@ def test_extract_html_text_and_metadata():
     assert ex.language == "en"
     with pytest.raises(bp.ExtractionError):
         bp.extract_html("just words, no markup", None)
+
+
+def test_author_from_byline_when_page_has_no_author_meta():
+    body = "".join(f"<p>{s}</p>" for s in BODY)
+    html = f"<html><body><article><p>By Jane Smith, Reuters</p>{body}</article></body></html>"
+    assert bp.extract_html(html, None).author == "Jane Smith"
