@@ -13,6 +13,7 @@ FORMAT_TEXT = "text"
 FORMAT_HTML = "html"
 FORMAT_JSONL_TEXT = "jsonl_text"
 FORMAT_JSONL_HTML = "jsonl_html"
+FORMAT_JSONL_TITLE = "jsonl_title"  # a headline-only record: title (and maybe a date), no body
 
 # duplicate_kind values.
 DUP_EXACT = "exact"

@@ -119,7 +119,9 @@ def _mixed_inputs(d: pathlib.Path):
          "text": "Updated: the central bank raised its main interest rate on Thursday.", "published": "2024-03-07T12:00:00Z",
          "source": "Example Org"},
         "this line is not json",
-        {"id": "r4", "title": "headline only"},
+        {"id": "r4", "url": "https://example.org/nothing-here"},
+        {"id": "r5", "title": "Dock workers end nine-day port strike", "published": "2024-03-05T09:00:00Z"},
+        {"id": "r6", "title": "Wildfire forces evacuations in mountain towns", "published": "2024-03-05T09:00:00Z"},
     ]
     (d / "feed.jsonl").write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
     (d / "notes.docx").write_bytes(b"PK\x03\x04")
@@ -135,7 +137,7 @@ def test_mixed_inputs_every_input_accounted_for(tmp_path):
         "SELECT coalesce(input_id, regexp_extract(source_uri, '[^/]+$')), title, site, author, published_at, language, "
         "duplicate_of IS NOT NULL, duplicate_kind, url, canonical_url, input_format FROM articles").fetchall()}
     rejects = con.sql("SELECT regexp_extract(source_uri, '[^/]+$'), input_id, stage, reason FROM rejects ORDER BY 1").fetchall()
-    assert sorted(arts) == ["page-copy.html.gz", "page.html", "r1", "r2"]
+    assert sorted(arts) == ["page-copy.html.gz", "page.html", "r1", "r2", "r5", "r6"]
     assert rejects == [("feed.jsonl:3", None, "read", "invalid_json"), ("feed.jsonl:4", "r4", "read", "no_content"),
                        ("notes.docx", None, "read", "unsupported_format")]
     # The HTML page keeps its metadata; its gzipped copy is an exact duplicate of it.
@@ -146,12 +148,16 @@ def test_mixed_inputs_every_input_accounted_for(tmp_path):
     # Same canonical URL (tracking parameter dropped) -> exact duplicate, pointing to the earlier article.
     assert arts["r1"][9] == arts["r2"][9] == "https://example.org/a"
     assert arts["r2"][6] and arts["r2"][7] == "exact" and not arts["r1"][6]
-    assert row["input_count"] == len(arts) + len(rejects) == 7
-    assert row["exact_duplicate_count"] == 2 and row["unique_article_count"] == 2
-    assert "inputs          7  = 4 articles + 3 rejects" in printed
+    # Headline-only records are articles with an empty body, and two different headlines are not copies.
+    assert arts["r5"][10] == arts["r6"][10] == "jsonl_title" and not arts["r5"][6] and not arts["r6"][6]
+    heads = con.sql("SELECT text, word_count, content_hash FROM articles WHERE input_id IN ('r5', 'r6')").fetchall()
+    assert [h[:2] for h in heads] == [("", 0), ("", 0)] and heads[0][2] != heads[1][2]
+    assert row["input_count"] == len(arts) + len(rejects) == 9
+    assert row["exact_duplicate_count"] == 2 and row["unique_article_count"] == 4
+    assert "inputs          9  = 6 articles + 3 rejects" in printed
     assert "invalid_json" in printed
     # Unique articles and canonical ones are one query away.
-    assert con.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchall()[0][0] == 2
+    assert con.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchall()[0][0] == 4
     assert con.execute("SELECT count(*) FROM articles WHERE is_canonical").fetchall()[0][0] == con.execute("SELECT count(*) FROM stories").fetchall()[0][0]
 
 

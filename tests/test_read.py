@@ -8,7 +8,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_TEXT, UTC
+from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC
 from schemas.rejects import Reason
 from transforms.read import (
     REJECTS,
@@ -79,6 +79,13 @@ def test_jsonl_text_record_keeps_metadata():
     assert a.source_key == "site:ex"
 
 
+def test_jsonl_headline_only_record_is_an_article():
+    a = parse_jsonl_record("f.jsonl:2", json.dumps({"id": "h1", "title": "Quake hits coast", "published": "2024-01-01T10:00:00Z"}))
+    assert a.input_format == FORMAT_JSONL_TITLE and a.content == "" and a.title == "Quake hits coast"
+    other = parse_jsonl_record("f.jsonl:2", json.dumps({"id": "h1", "title": "Another headline"}))
+    assert a.article_id != other.article_id
+
+
 def test_jsonl_html_record_goes_to_html_extraction():
     a = parse_jsonl_record("f.jsonl:1", json.dumps({"html": "<html><body><p>x</p></body></html>", "source": "S"}))
     assert a.is_html and a.input_format == FORMAT_JSONL_HTML and a.site == "S"
@@ -89,7 +96,7 @@ def test_jsonl_html_record_goes_to_html_extraction():
     [
         ("{not json", Reason.INVALID_JSON),
         ("[1, 2]", Reason.INVALID_RECORD),
-        ('{"id": "x", "title": "only a title"}', Reason.NO_CONTENT),
+        ('{"id": "x", "url": "https://example.com/only-a-url"}', Reason.NO_CONTENT),
         ('{"text": "   "}', Reason.NO_CONTENT),
         ('{"text": ["a"]}', Reason.INVALID_RECORD),
         ('{"text": "x", "published": "yesterday-ish"}', Reason.INVALID_RECORD),
@@ -144,7 +151,7 @@ def _write_inputs(tmp_path):
         json.dumps({"id": "j1", "text": "First record body."}),
         "",
         "{broken",
-        json.dumps({"id": "j3", "title": "no body"}),
+        json.dumps({"id": "j3", "url": "https://example.com/no-body"}),
     ]
     (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "d.pdf").write_bytes(b"%PDF-1.4")

@@ -17,7 +17,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from dateutil import parser as date_parser
 
-from schemas.article import UTC, CleanArticle, RawArticle
+from schemas.article import FORMAT_JSONL_TITLE, UTC, CleanArticle, RawArticle
 from schemas.rejects import Reason, Reject, Stage
 from transforms.read import host_of
 from transforms.urls import canonical_url
@@ -611,7 +611,7 @@ class SecondPassFn(beam.DoFn):
     def process(self, article: CleanArticle, learned: dict):
         lines = learned.get(article.source_key, frozenset())
         article = second_pass(article, lines)
-        if not article.text.strip():
+        if not article.text.strip() and article.input_format != FORMAT_JSONL_TITLE:
             Metrics.counter("extract", "rejected_" + Reason.EMPTY_AFTER_CLEANING.value).inc()
             detail = f"all {len(article.boilerplate_removed)} lines were boilerplate"
             yield beam.pvalue.TaggedOutput(

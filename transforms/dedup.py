@@ -137,8 +137,13 @@ class Node:
     canonical_url: str | None
 
 
+def dedup_text(a: CleanArticle) -> str:
+    """What copies are compared on: the body, or the title of a headline-only article."""
+    return a.text if a.text.strip() else (a.title or "")
+
+
 def node_of(a: CleanArticle) -> Node:
-    return Node(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, content_hash(a.text), a.canonical_url)
+    return Node(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, content_hash(dedup_text(a)), a.canonical_url)
 
 
 def star_edges(members: Iterable[Node]) -> Iterator[tuple[Node, Node]]:
@@ -202,7 +207,7 @@ class SignatureFn(beam.DoFn):
         self.bands, self.rows = self.cfg.bands_rows
 
     def process(self, a: CleanArticle):
-        sig = minhash(shingle_hashes(a.text, self.cfg.shingle_size), self.perms)
+        sig = minhash(shingle_hashes(dedup_text(a), self.cfg.shingle_size), self.perms)
         node, raw = node_of(a), sig.tobytes()
         for key in band_keys(sig, self.bands, self.rows):
             yield key, (node, raw)

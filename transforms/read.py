@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from dateutil import parser as date_parser
 
-from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_TEXT, UTC, RawArticle
+from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC, RawArticle
 from schemas.rejects import Reason, Reject, Stage
 
 REJECTS = "rejects"
@@ -177,23 +177,26 @@ def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFA
     input_id = _opt_str(record, "id")
     text = _opt_str(record, "text")
     html = _opt_str(record, "html")
+    title = _opt_str(record, "title")
     if text and text.strip():
         content, is_html, fmt = text, False, FORMAT_JSONL_TEXT
     elif html and html.strip():
         content, is_html, fmt = html, True, FORMAT_JSONL_HTML
+    elif title and title.strip():
+        content, is_html, fmt = "", False, FORMAT_JSONL_TITLE  # headline-only: the title is the article
     else:
-        raise InputError(Reason.NO_CONTENT, "record has no non-empty `text` or `html`")
+        raise InputError(Reason.NO_CONTENT, "record has no non-empty `text`, `html` or `title`")
     url = _opt_str(record, "url")
     site = _opt_str(record, "site", "source")
     return RawArticle(
-        article_id=content_id(source_uri, content),
+        article_id=content_id(source_uri, content or title),
         source_uri=source_uri,
         input_format=fmt,
         content=content,
         is_html=is_html,
         input_id=input_id,
         url=url,
-        title=_opt_str(record, "title"),
+        title=title,
         published_at=parse_published(record.get("published")),
         site=site,
         language=_opt_str(record, "language"),

@@ -8,7 +8,7 @@ import apache_beam as beam
 
 from schemas.article import ARTICLES_SCHEMA, DUP_EXACT, DUP_NEAR, STORIES_SCHEMA, article_row
 from schemas.rejects import REJECTS_SCHEMA
-from transforms.dedup import content_hash
+from transforms.dedup import content_hash, dedup_text
 
 COUNTS_FILE = "_counts.json"
 
@@ -50,7 +50,7 @@ class WriteTables(beam.PTransform):
         run_id, ingested_at = self.run_id, self.ingested_at
         rows = {
             "articles": tables["articles"]
-            | "ArticleRow" >> beam.Map(lambda x: article_row(x[0], x[1], content_hash(x[0].text), run_id, ingested_at)),
+            | "ArticleRow" >> beam.Map(lambda x: article_row(x[0], x[1], content_hash(dedup_text(x[0])), run_id, ingested_at)),
             "stories": tables["stories"] | "StoryRow" >> beam.Map(lambda r: {**r, "run_id": run_id}),
             "rejects": tables["rejects"] | "RejectRow" >> beam.Map(lambda r: r.to_row(run_id)),
         }
