@@ -16,10 +16,22 @@ commands:
 
 
 class _DropNoise(logging.Filter):
-    """Beam warns at import about optional Google Cloud clients a local run never uses."""
+    """Drop two Beam warnings that are not problems for a newsbeam run.
+
+    'apitools not found': Beam's optional Google Cloud clients, unused locally.
+    'Discarding unparseable args': worker processes (multi_processing mode, remote runners) do not
+    know newsbeam's own options; they need none of them, the driver uses them to build the pipeline.
+    """
+
+    NOISE = ("apitools not found", "Discarding unparseable args")
 
     def filter(self, record):
-        return "apitools not found" not in record.getMessage()
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
+# Loggers the two messages are emitted on (logger filters apply where a record is created).
+_NOISY_LOGGERS = ("", "apache_beam.options.pipeline_options", "apache_beam.runners.portability.local_job_service")
 
 
 def _run(argv: list[str]) -> int:
@@ -63,7 +75,8 @@ def _sql(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.getLogger().addFilter(_DropNoise())
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).addFilter(_DropNoise())
     progress = logging.getLogger("newsbeam")  # throttled progress lines from long runs (transforms/progress.py)
     progress.setLevel(logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
