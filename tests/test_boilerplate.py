@@ -90,6 +90,17 @@ def test_raw_text_dump_keeps_body_and_moves_metadata():
     assert rules["About us"] == "page_footer"
 
 
+def test_comment_tab_above_the_article_does_not_end_the_body():
+    """A "Comments" tab under a short site tagline is not the comment thread: the article below it is kept."""
+    lines = ["Example Blog", "A blog about rivers, rain and the people who live with them.", "Article", "Comments",
+             "Floods force thousands from their homes", *BODY, "12 Comments",
+             "This is a long reader comment saying that the council should have built the flood walls years ago.",
+             "Another reader wrote that the river has flooded every decade since the dam was built upstream."]
+    res = bp.clean_lines(lines)
+    assert res.text.split("\n") == BODY
+    assert ("comment_section", "12 Comments") in res.removed
+
+
 @pytest.mark.parametrize(
     "lines,kept",
     [

@@ -38,6 +38,8 @@ class CleanConfig:
     # Raw text: a line that is not body costs this much (in words of body) inside the body region,
     # so a region only bridges a gap of short lines when there is more body on both sides.
     gap_cost: float = 4.0
+    # Raw text: the article is the first comment-free section with a run of this many body words.
+    body_min_region: int = 80
     # Raw text: runs of this many short unpunctuated lines inside the body are link lists.
     link_run: int = 2
     # Raw text: the title is a headline-like line at most this many lines above the body.
@@ -257,24 +259,16 @@ def _menu_blocks(lines: list[str], verdict: list[str | None]) -> set[int]:
     return out
 
 
-def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -> tuple[int, int]:
-    """[start, end) of the main body of a page dump: the run of lines with the most body words net of gaps.
-
-    Body lines weigh their word count, other kept lines cost `gap_cost`, short sentences and removed
-    lines are neutral; the start of a comment thread after some body is a wall (maximum-sum segment).
-    """
-    best, best_span = 0.0, (0, 0)
-    acc, start, seen_body = 0.0, 0, False
-    for i, line in enumerate(lines):
-        if verdict[i] in (None, "share_widget") and seen_body and _COMMENT_HEAD.match(line):
-            acc, start = 0.0, i + 1
-            verdict[i] = "comment_section"
-            break
+def _best_segment(lines, verdict, cfg, lo, hi) -> tuple[float, int, int]:
+    """(score, start, end) of the maximum-sum run of lines in [lo, hi) (see body_region)."""
+    best, best_span = 0.0, (lo, lo)
+    acc, start = 0.0, lo
+    for i in range(lo, hi):
+        line = lines[i]
         if verdict[i] is not None:
             w = 0.0
         elif is_body_line(line, cfg):
             w = float(words(line))
-            seen_body = True
         elif ends_like_sentence(line) and words(line) >= 3:
             w = 0.0
         else:
@@ -284,7 +278,29 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
         acc += w
         if acc > best:
             best, best_span = acc, (start, i + 1)
-    return best_span
+    return best, best_span[0], best_span[1]
+
+
+def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -> tuple[int, int]:
+    """[start, end) of the main body of a page dump: the run of lines with the most body words net of gaps.
+
+    Body lines weigh their word count, other kept lines cost `gap_cost`, short sentences and removed
+    lines are neutral (maximum-sum segment). Comment-thread headings split the page into sections a
+    run cannot cross; the article is the first section holding a substantial run (`body_min_region`
+    words, or half the best section's), since comments follow the article and a "Comments" tab or
+    link may sit above it.
+    """
+    walls = [i for i, line in enumerate(lines) if verdict[i] in (None, "share_widget") and _COMMENT_HEAD.match(line)]
+    bounds = [-1, *walls, len(lines)]
+    sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
+    top = max(score for (score, _, _), _ in sections)
+    need = min(cfg.body_min_region, 0.5 * top)
+    for (score, start, end), wall in sections:
+        if score > 0 and score >= need:
+            if wall < len(lines):
+                verdict[wall] = "comment_section"
+            return start, end
+    return 0, 0
 
 
 def clean_lines(
