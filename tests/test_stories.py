@@ -65,6 +65,7 @@ def test_tfidf_vectors_are_normalised_and_block_on_shared_terms():
     b = term_counts("Kerman earthquake", "Villagers near Zarand buried twelve victims of the Kerman quake.")
     dfs = DocFreq(2, dict(__import__("collections").Counter(list(a[0]) + list(b[0]))))
     va, vb = (tfidf_vector(x, (0,), None, c, dfs, CFG) for x, c in (("a", a), ("b", b)))
+    # Two views, each of unit length scaled by sqrt(1/2): the whole vector has unit length.
     assert np.isclose(np.linalg.norm(va.weights), 1.0)
     assert set(va.blocks) <= set(va.terms.tolist()) and all(dfs.df[t] >= 2 for t in va.blocks)
     assert 0.3 < cosine(va, vb) <= 1.0

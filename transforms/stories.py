@@ -47,8 +47,14 @@ class StoryConfig:
     entity_weight: int = 2  # capitalised (name-like) terms count this many times
     idf_power: float = 1.5  # weight = (1 + log tf) * idf**power: rare, event-specific terms count more
     max_terms: int = 400  # terms kept per article vector
-    block_terms: int = 20  # blocking keys per article: its strongest terms seen in 2+ articles
-    max_block: int = 2000  # terms in more articles than this are too common to block on
+    block_terms: int = 20  # blocking keys per article: its strongest terms seen in 2+ articles ...
+    # ... and in at most this share of the corpus (or block_min_df articles in a small corpus): a blocking
+    # term names something specific to one event, not a kind of event.
+    block_max_share: float = 0.002
+    block_min_df: int = 50
+    # A (term, time slice) block with more articles than this is too common to block on: it is skipped,
+    # which bounds the pairs scored per article and keeps the cost near-linear in the corpus size.
+    max_block: int = 300
     min_edge: float = 0.05  # candidate pairs below this similarity are not kept
     vocab_bits: int = 22  # hashed vocabulary size 2**bits bounds the document-frequency table
 
@@ -96,37 +102,45 @@ def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig()) 
 
 @dataclasses.dataclass(frozen=True)
 class DocFreq:
-    """Number of documents and per-term document frequencies."""
+    """Number of documents, per-term document frequencies and the number of undated documents."""
 
     n: int
     df: dict
+    undated: int = 0
 
 
 class DocFreqFn(beam.CombineFn):
-    """Global combine of term sets into document frequencies (bounded by the hashed vocabulary)."""
+    """Global combine of (term set, dated?) into document frequencies (bounded by the hashed vocabulary)."""
 
     def create_accumulator(self):
-        return [0, Counter()]
+        return [0, Counter(), 0]
 
-    def add_input(self, acc, terms):
+    def add_input(self, acc, item):
+        terms, dated = item
         acc[0] += 1
         acc[1].update(terms)
+        acc[2] += 0 if dated else 1
         return acc
 
     def merge_accumulators(self, accs):
-        n, df = 0, Counter()
-        for a_n, a_df in accs:
+        n, df, undated = 0, Counter(), 0
+        for a_n, a_df, a_u in accs:
             n += a_n
             df.update(a_df)
-        return [n, df]
+            undated += a_u
+        return [n, df, undated]
 
     def extract_output(self, acc):
-        return DocFreq(acc[0], dict(acc[1]))
+        return DocFreq(acc[0], dict(acc[1]), acc[2])
 
 
 @dataclasses.dataclass(frozen=True)
 class Vec:
-    """An article's sparse, L2-normalised TF-IDF vector and what clustering needs of it."""
+    """An article's sparse TF-IDF vector and what clustering needs of it.
+
+    The two views (all words, names only) are each L2-normalised, scaled by sqrt(1/2) and stored as one
+    vector (name terms offset past the vocabulary), so one dot product gives the mean of the two cosines.
+    """
 
     article_id: str
     rank: tuple
@@ -134,8 +148,6 @@ class Vec:
     terms: np.ndarray  # int64, sorted
     weights: np.ndarray  # float32
     blocks: tuple  # blocking terms, sorted
-    name_terms: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    name_weights: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
 
 def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int, float, int]]:
@@ -150,64 +162,97 @@ def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int
     return scored[: cfg.max_terms]
 
 
-def _normalised(scored: list[tuple[int, float, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _normalised(scored: list[tuple[int, float, int]], offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     norm = math.sqrt(sum(w * w for _, w, _ in scored)) or 1.0
     order = sorted(scored, key=lambda x: x[0])
-    return np.array([t for t, _, _ in order], dtype=np.int64), np.array([w / norm for _, w, _ in order], dtype=np.float32)
+    return (np.array([t + offset for t, _, _ in order], dtype=np.int64),
+            np.array([w / norm * _HALF for _, w, _ in order], dtype=np.float32))
+
+
+_HALF = math.sqrt(0.5)
 
 
 def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig) -> Vec:
-    """The article's two L2-normalised TF-IDF views and its blocking terms (strongest terms seen in 2+ articles)."""
+    """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles)."""
     full, names = counts if isinstance(counts, tuple) else (counts, Counter())
     scored = _weighted(full, dfs, cfg)
-    blocks = tuple(sorted(t for t, _, df in [s for s in scored if 2 <= s[2] <= cfg.max_block][: cfg.block_terms]))
+    max_df = max(cfg.block_min_df, cfg.block_max_share * dfs.n)
+    blocks = tuple(sorted(t for t, _, df in [s for s in scored if 2 <= s[2] <= max_df][: cfg.block_terms]))
     terms, weights = _normalised(scored)
-    name_terms, name_weights = _normalised(_weighted(names, dfs, cfg))
-    return Vec(aid, rank, ts, terms, weights, blocks, name_terms, name_weights)
+    name_terms, name_weights = _normalised(_weighted(names, dfs, cfg), 1 << cfg.vocab_bits)
+    return Vec(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks)
 
 
 def _dot(ta, wa, tb, wb) -> float:
     _, ia, ib = np.intersect1d(ta, tb, assume_unique=True, return_indices=True)
-    return float(np.dot(wa[ia], wb[ib]))
+    return float(np.dot(wa[ia].astype(np.float64), wb[ib].astype(np.float64)))
 
 
 def cosine(a: Vec, b: Vec) -> float:
     """Same-event similarity: the mean of the full-text cosine and the names cosine."""
-    return 0.5 * (_dot(a.terms, a.weights, b.terms, b.weights) + _dot(a.name_terms, a.name_weights, b.name_terms, b.name_weights))
+    return _dot(a.terms, a.weights, b.terms, b.weights)
 
 
 def within_window(ts_a: float | None, ts_b: float | None, window_s: float) -> bool:
     return ts_a is None or ts_b is None or abs(ts_a - ts_b) <= window_s
 
 
-def block_pairs(term: int, members: Iterable[Vec], cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
-    """Scored candidate pairs inside one block; a pair is scored only in the block of its smallest shared term."""
+def time_bucket(ts: float | None, cfg: StoryConfig) -> int | None:
+    """Index of the window-wide time slice holding ts (None when undated)."""
+    return None if ts is None else int(ts // (cfg.window_days * 86400.0))
+
+
+def block_keys(v: Vec, undated_exist: bool, cfg: StoryConfig) -> list[tuple]:
+    """(term, time slice) keys of an article: a dated article joins its own slice and the next one, so
+    any two articles within the window share a slice; (term, None) compares undated articles with all."""
+    b = time_bucket(v.ts, cfg)
+    if b is None:
+        return [(t, None) for t in v.blocks]
+    keys = [(t, s) for t in v.blocks for s in (b, b + 1)]
+    if undated_exist:
+        keys += [(t, None) for t in v.blocks]
+    return keys
+
+
+def pair_block(a: Vec, b: Vec, oversized, cfg: StoryConfig) -> tuple | None:
+    """The one block in which the pair (a, b) is scored: its smallest shared term whose block is not
+    oversized, in the later article's slice (None when either is undated); None if there is none."""
+    ba, bb = time_bucket(a.ts, cfg), time_bucket(b.ts, cfg)
+    s = None if ba is None or bb is None else max(ba, bb)
+    shared = sorted(set(a.blocks) & set(b.blocks))
+    return next(((t, s) for t in shared if (t, s) not in oversized), None)
+
+
+def _gram_pairs(ms: list[Vec], min_edge: float) -> Iterator[tuple[int, int, float]]:
+    """(i, j, similarity >= min_edge) for i < j: pairwise for a few members, one sparse product for many."""
+    if len(ms) <= 6:
+        for i in range(len(ms)):
+            for j in range(i + 1, len(ms)):
+                s = _dot(ms[i].terms, ms[i].weights, ms[j].terms, ms[j].weights)
+                if s >= min_edge:
+                    yield i, j, s
+        return
     from scipy import sparse
 
+    lens = [len(v.terms) for v in ms]
+    vocab, cols = np.unique(np.concatenate([v.terms for v in ms]), return_inverse=True)
+    rows = np.repeat(np.arange(len(ms)), lens)
+    vals = np.concatenate([v.weights for v in ms]).astype(np.float64)
+    x = sparse.csr_matrix((vals, (rows, cols)), shape=(len(ms), max(len(vocab), 1)))
+    sims = sparse.triu(x @ x.T, k=1).tocoo()
+    keep = sims.data >= min_edge
+    yield from zip(sims.row[keep].tolist(), sims.col[keep].tolist(), sims.data[keep].tolist())
+
+
+def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
+    """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only."""
     ms = sorted({v.article_id: v for v in members}.values(), key=lambda v: v.article_id)
     if len(ms) < 2:
         return
-
-    def gram(view):
-        vocab: dict[int, int] = {}
-        rows, cols, vals = [], [], []
-        for i, v in enumerate(ms):
-            terms, weights = view(v)
-            for t, w in zip(terms.tolist(), weights.tolist()):
-                rows.append(i)
-                cols.append(vocab.setdefault(t, len(vocab)))
-                vals.append(w)
-        x = sparse.csr_matrix((vals, (rows, cols)), shape=(len(ms), max(len(vocab), 1)), dtype=np.float64)
-        return x @ x.T
-
-    both = gram(lambda v: (v.terms, v.weights)) + gram(lambda v: (v.name_terms, v.name_weights))
-    sims = sparse.triu(both * 0.5, k=1).tocoo()
     window_s = cfg.window_days * 86400.0
-    for i, j, s in zip(sims.row.tolist(), sims.col.tolist(), sims.data.tolist()):
-        if s < cfg.min_edge:
-            continue
+    for i, j, s in _gram_pairs(ms, cfg.min_edge):
         a, b = ms[i], ms[j]
-        if min(set(a.blocks) & set(b.blocks)) != term or not within_window(a.ts, b.ts, window_s):
+        if not within_window(a.ts, b.ts, window_s) or pair_block(a, b, oversized, cfg) != key:
             continue
         yield (a.article_id, a.rank, a.ts), (b.article_id, b.rank, b.ts), round(s, 9)
 
@@ -277,18 +322,43 @@ def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfi
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Counted:
+    """What clustering needs of one non-copy article: id, rank key, time and its two term views."""
+
+    article_id: str
+    rank: tuple
+    ts: float | None
+    counts: tuple  # (all-words Counter, names Counter)
+
+
+def counted_of(a: CleanArticle, cfg: StoryConfig) -> Counted:
+    ts = a.published_at.timestamp() if a.published_at is not None else None
+    return Counted(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), ts, term_counts(a.title, a.text, cfg))
+
+
 class VectorFn(beam.DoFn):
     def __init__(self, cfg: StoryConfig):
         self.cfg = cfg
 
-    def process(self, item, dfs: DocFreq):
-        a, counts = item
-        ts = a.published_at.timestamp() if a.published_at is not None else None
-        yield tfidf_vector(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), ts, counts, dfs, self.cfg)
+    def process(self, c: Counted, dfs: DocFreq):
+        yield tfidf_vector(c.article_id, c.rank, c.ts, c.counts, dfs, self.cfg)
+
+
+class BlockKeysFn(beam.DoFn):
+    """Vec -> (block key, Vec) for each of its blocks that is not oversized."""
+
+    def __init__(self, cfg: StoryConfig):
+        self.cfg = cfg
+
+    def process(self, v: Vec, dfs: DocFreq, oversized):
+        for key in block_keys(v, dfs.undated > 0, self.cfg):
+            if key not in oversized:
+                yield key, v
 
 
 class ClusterEvents(beam.PTransform):
-    """PCollection[CleanArticle] (no copies) -> PCollection[(article_id, cluster label)] for clustered articles.
+    """PCollection[Counted] (no copies) -> PCollection[(article_id, cluster label)] for clustered articles.
 
     Articles that join no other article are absent from the output: each is a story of its own.
     """
@@ -297,21 +367,29 @@ class ClusterEvents(beam.PTransform):
         super().__init__()
         self.cfg = cfg
 
-    def expand(self, articles):
+    def expand(self, counted):
         cfg = self.cfg
-        counted = articles | "TermCounts" >> beam.Map(lambda a: (a, term_counts(a.title, a.text, cfg)))
-        dfs = (
+        dfs = beam.pvalue.AsSingleton(
             counted
-            | "TermSets" >> beam.Map(lambda ac: list(ac[1][0].keys()))
+            | "TermSets" >> beam.Map(lambda c: (list(c.counts[0].keys()), c.ts is not None))
             | "DocFreq" >> beam.CombineGlobally(DocFreqFn()).without_defaults()
         )
-        vecs = counted | "Vectors" >> beam.ParDo(VectorFn(cfg), beam.pvalue.AsSingleton(dfs))
-        # (blocking term, Vec) -> scored pairs
+        vecs = counted | "Vectors" >> beam.ParDo(VectorFn(cfg), dfs)
+        # (block key, 1) -> the set of block keys with more than max_block articles
+        oversized = beam.pvalue.AsSingleton(
+            vecs
+            | "AllBlockKeys" >> beam.FlatMap(lambda v, d: block_keys(v, d.undated > 0, cfg), dfs)
+            | "BlockSizes" >> beam.combiners.Count.PerElement()
+            | "Oversized" >> beam.Filter(lambda kv: kv[1] > cfg.max_block)
+            | "OversizedKeys" >> beam.Keys()
+            | "OversizedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
+        )
+        # ((term, time slice), Vec) -> scored pairs
         edges = (
             vecs
-            | "BlockKeys" >> beam.FlatMap(lambda v: ((t, v) for t in v.blocks))
+            | "BlockKeys" >> beam.ParDo(BlockKeysFn(cfg), dfs, oversized)
             | "GroupByBlock" >> beam.GroupByKey()
-            | "ScorePairs" >> beam.FlatMap(lambda kv: block_pairs(kv[0], kv[1], cfg))
+            | "ScorePairs" >> beam.FlatMap(lambda kv, o: block_pairs(kv[0], kv[1], o, cfg), oversized)
         )
         # (None, edge) -> one clustering step over the candidate graph
         return (
@@ -331,63 +409,94 @@ def story_id_for(canonical_article_id: str) -> str:
     return "s" + canonical_article_id
 
 
+@dataclasses.dataclass(frozen=True)
+class Meta:
+    """What a story row needs of an article (no text)."""
+
+    article_id: str
+    rank: tuple
+    published_at: object
+    title: str | None
+    site: str | None
+
+
+def meta_of(a: CleanArticle) -> Meta:
+    return Meta(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), a.published_at, a.title, a.site)
+
+
 def _split_copies(kv):
-    """(article_id, {articles: [a], dups: [(of, kind)]}) -> unique article, or ('copy', (of, (a, kind)))."""
-    _, grouped = kv
-    for a in grouped["articles"]:
+    """(article_id, {counted: [c], dups: [(of, kind)]}) -> Counted of a non-copy, or ('copies', (of, (id, kind)))."""
+    aid, grouped = kv
+    for c in grouped["counted"]:
         if grouped["dups"]:
             of, kind = grouped["dups"][0]
-            yield beam.pvalue.TaggedOutput("copies", (of, (a, kind)))
+            yield beam.pvalue.TaggedOutput("copies", (of, (aid, kind)))
         else:
-            yield a
+            yield c
 
 
 def _attach_label(kv):
-    """(article_id, {articles: [a], labels: [label]}) -> (label, (a, None)) for a unique article."""
+    """(article_id, {kept: [_], labels: [label]}) -> (article_id, label) for a non-copy article."""
     aid, grouped = kv
     label = grouped["labels"][0] if grouped["labels"] else aid
-    for a in grouped["articles"]:
-        yield aid, (label, a)
+    for _ in grouped["kept"]:
+        yield aid, label
 
 
 def _attach_copies(kv):
-    """(kept id, {kept: [(label, a)], copies: [(a, kind)]}) -> (label, (article, (dup_of, kind)))."""
+    """(kept id, {label: [label], copies: [(id, kind)]}) -> (article_id, (label, copy info or None))."""
     kept_id, grouped = kv
-    for label, a in grouped["kept"]:
-        yield label, (a, None)
-        for copy, kind in grouped["copies"]:
-            yield label, (copy, (kept_id, kind))
+    for label in grouped["label"]:
+        yield kept_id, (label, None)
+        for copy_id, kind in grouped["copies"]:
+            yield copy_id, (label, (kept_id, kind))
+
+
+def _with_meta(kv):
+    """(article_id, {verdict: [(label, copy)], meta: [Meta]}) -> (label, (Meta, copy info))."""
+    _, grouped = kv
+    for label, copy in grouped["verdict"]:
+        for m in grouped["meta"]:
+            yield label, (m, copy)
 
 
 def assemble_story(kv):
-    """(label, [(article, copy_info)]) -> ('articles', (article, StoryAssignment)) rows and one ('stories', row)."""
+    """(label, [(Meta, copy_info)]) -> ('articles', (article_id, StoryAssignment)) rows and one ('stories', row)."""
     _, items = kv
     items = list(items)
-    uniques = [a for a, c in items if c is None]
-    canonical = min(uniques or [a for a, _ in items], key=lambda a: rank_key(a.published_at, a.word_count, a.article_id))
+    uniques = [m for m, c in items if c is None]
+    canonical = min(uniques or [m for m, _ in items], key=lambda m: m.rank)
     sid = story_id_for(canonical.article_id)
-    for a, copy in items:
+    for m, copy in items:
         yield "articles", (
-            a,
+            m.article_id,
             StoryAssignment(
-                article_id=a.article_id,
+                article_id=m.article_id,
                 story_id=sid,
-                is_canonical=a.article_id == canonical.article_id,
+                is_canonical=m.article_id == canonical.article_id,
                 duplicate_of=copy[0] if copy else None,
                 duplicate_kind=copy[1] if copy else None,
             ),
         )
-    dates = [a.published_at for a, _ in items if a.published_at is not None]
+    dates = [m.published_at for m, _ in items if m.published_at is not None]
     yield "stories", {
         "story_id": sid,
         "canonical_article_id": canonical.article_id,
-        "title": canonical.title or next((a.title for a, _ in items if a.title), None),
+        "title": canonical.title or next((m.title for m, _ in items if m.title), None),
         "first_published": min(dates) if dates else None,
         "last_published": max(dates) if dates else None,
         "article_count": len(items),
         "unique_article_count": len(uniques),
-        "site_count": len({a.site.lower() for a, _ in items if a.site}),
+        "site_count": len({m.site.lower() for m, _ in items if m.site}),
     }
+
+
+def _join_article(kv):
+    """(article_id, {article: [CleanArticle], verdict: [StoryAssignment]}) -> (CleanArticle, StoryAssignment)."""
+    _, grouped = kv
+    for a in grouped["article"]:
+        for s in grouped["verdict"]:
+            yield a, s
 
 
 class DeduplicateStories(beam.PTransform):
@@ -395,7 +504,9 @@ class DeduplicateStories(beam.PTransform):
 
     Guarantees: every input article comes out exactly once; copies point to the kept article
     (`duplicate_of`) and share its story; each story has exactly one canonical article, chosen
-    among its non-copies as the earliest published, then the most complete.
+    among its non-copies as the earliest published, then the most complete. The verdicts are
+    computed on light records (ids, rank keys, term counts); the full articles (with text) meet
+    their verdict in one join at the end.
     """
 
     def __init__(self, dedup: DedupConfig = DedupConfig(), stories: StoryConfig = StoryConfig()):
@@ -404,29 +515,46 @@ class DeduplicateStories(beam.PTransform):
         self.stories = stories
 
     def expand(self, articles):
-        by_id = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a))
+        cfg = self.stories
+        counted = articles | "TermCounts" >> beam.Map(lambda a: (a.article_id, counted_of(a, cfg)))
+        metas = articles | "Meta" >> beam.Map(lambda a: (a.article_id, meta_of(a)))
         dups = articles | "FindDuplicates" >> FindDuplicates(self.dedup)
+        # (article_id, {counted, dups}) -> non-copies, and copies keyed by their kept article
         split = (
-            {"articles": by_id, "dups": dups}
+            {"counted": counted, "dups": dups}
             | "JoinCopies" >> beam.CoGroupByKey()
             | "SplitCopies" >> beam.FlatMap(_split_copies).with_outputs("copies", main="uniques")
         )
         uniques = split["uniques"]
-        labels = uniques | "ClusterEvents" >> ClusterEvents(self.stories)
-        labelled = (
-            {"articles": uniques | "KeyUnique" >> beam.Map(lambda a: (a.article_id, a)), "labels": labels}
+        labels = uniques | "ClusterEvents" >> ClusterEvents(cfg)
+        # (article_id, {kept, labels}) -> (article_id, label) for every non-copy
+        kept_labels = (
+            {"kept": uniques | "KeyUnique" >> beam.Map(lambda c: (c.article_id, None)), "labels": labels}
             | "JoinLabels" >> beam.CoGroupByKey()
             | "AttachLabel" >> beam.FlatMap(_attach_label)
         )
-        # (story label, (article, copy info)) -> one story
-        assembled = (
-            {"kept": labelled, "copies": split["copies"]}
+        # (kept id, {label, copies}) -> (article_id, (label, copy info)) for every article
+        verdicts = (
+            {"label": kept_labels, "copies": split["copies"]}
             | "JoinKeptAndCopies" >> beam.CoGroupByKey()
             | "AttachCopies" >> beam.FlatMap(_attach_copies)
+        )
+        # (story label, (Meta, copy info)) -> one story
+        assembled = (
+            {"verdict": verdicts, "meta": metas}
+            | "JoinMeta" >> beam.CoGroupByKey()
+            | "WithMeta" >> beam.FlatMap(_with_meta)
             | "GroupByStory" >> beam.GroupByKey()
             | "AssembleStory" >> beam.FlatMap(assemble_story)
         )
+        assignments = assembled | "ArticleRows" >> beam.Filter(lambda kv: kv[0] == "articles") | "A" >> beam.Values()
+        # (article_id, {article, verdict}) -> (CleanArticle, StoryAssignment): the one join of full articles
+        joined = (
+            {"article": articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a)), "verdict": assignments}
+            | "JoinArticles" >> beam.CoGroupByKey()
+            | "ArticleVerdicts" >> beam.FlatMap(_join_article)
+        )
         return {
-            "articles": assembled | "ArticleRows" >> beam.Filter(lambda kv: kv[0] == "articles") | "A" >> beam.Values(),
+            "articles": joined,
             "stories": assembled | "StoryRows" >> beam.Filter(lambda kv: kv[0] == "stories") | "S" >> beam.Values(),
         }
