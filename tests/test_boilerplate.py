@@ -90,6 +90,25 @@ def test_raw_text_dump_keeps_body_and_moves_metadata():
     assert rules["About us"] == "page_footer"
 
 
+@pytest.mark.parametrize(
+    "line,wall",
+    [("Jane Doe says:", True), ("Reply", True), ("July 5, 2012 at 9:42 am", True), ("Share | Tweet | Email", True),
+     ("Leave a comment", True), ("He says the river rose at 9:42 am on July 5, before the evacuation.", False),
+     ("Reply to the minister's letter was sent in July.", False), ("Water levels in the city centre", False)],
+)
+def test_walls_between_article_and_comments(line, wall):
+    assert bp.is_wall(line, bp.match_line_rule(line)) is wall
+
+
+def test_comments_after_the_article_are_cut_at_their_furniture():
+    """A thread without a heading: the first commenter's "says:" line ends the article, however long the thread."""
+    comment = "I think the council should have built the flood walls years ago, when everyone could see this coming."
+    lines = ["Floods force thousands from their homes", *BODY]
+    for name in ("Mike", "Anna", "Tom", "Lisa"):
+        lines += [f"{name} says:", "July 5, 2016 at 9:42 am", comment * 3, "Reply"]
+    assert bp.clean_lines(lines).text.split("\n") == BODY
+
+
 def test_comment_tab_above_the_article_does_not_end_the_body():
     """A "Comments" tab under a short site tagline is not the comment thread: the article below it is kept."""
     lines = ["Example Blog", "A blog about rivers, rain and the people who live with them.", "Article", "Comments",

@@ -259,6 +259,27 @@ def _menu_blocks(lines: list[str], verdict: list[str | None]) -> set[int]:
     return out
 
 
+# Lines of a comment thread's furniture: "Jane says:", "July 5, 2012 at 9:42 am", "Reply", "Report abuse".
+_COMMENT_MARK = _rx(
+    r"^(.{1,60}\s(says|said|wrote|writes)\s*:?|(reply|report( abuse| comment)?|(log|sign) in to reply|flag( as inappropriate)?)"
+    r"( ↓| »)?)$"
+)
+_TIME = _rx(r"\b\d{1,2}:\d\d\s*([ap]\.?m\.?)?\b")
+
+
+def is_wall(line: str, verdict: str | None) -> bool:
+    """Where the article ends on a page dump: a comment-thread heading, a comment's furniture ("Jane says:",
+    "Reply", a date-and-time stamp) or a share widget. A body run never spans one."""
+    if verdict in (None, "share_widget") and _COMMENT_HEAD.match(line):
+        return True
+    if verdict in ("comment_meta", "share_widget"):
+        return True
+    short = words(line) <= 12
+    if short and _COMMENT_MARK.match(line):
+        return True
+    return short and not ends_like_sentence(line) and bool(_TIME.search(line)) and bool(_MONTH.search(line))
+
+
 def _best_segment(lines, verdict, cfg, lo, hi) -> tuple[float, int, int]:
     """(score, start, end) of the maximum-sum run of lines in [lo, hi) (see body_region)."""
     best, best_span = 0.0, (lo, lo)
@@ -285,19 +306,19 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     """[start, end) of the main body of a page dump: the run of lines with the most body words net of gaps.
 
     Body lines weigh their word count, other kept lines cost `gap_cost`, short sentences and removed
-    lines are neutral (maximum-sum segment). Comment-thread headings split the page into sections a
-    run cannot cross; the article is the first section holding a substantial run (`body_min_region`
-    words, or half the best section's), since comments follow the article and a "Comments" tab or
-    link may sit above it.
+    lines are neutral (maximum-sum segment). Walls (`is_wall`: comment headings and furniture, share
+    widgets) split the page into sections a run cannot cross; the article is the first section holding
+    a substantial run (`body_min_region` words, or half the best section's), since comments and share
+    bars follow the article and a "Comments" tab or a share bar may sit above it.
     """
-    walls = [i for i, line in enumerate(lines) if verdict[i] in (None, "share_widget") and _COMMENT_HEAD.match(line)]
+    walls = [i for i, line in enumerate(lines) if is_wall(line, verdict[i])]
     bounds = [-1, *walls, len(lines)]
     sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
     top = max(score for (score, _, _), _ in sections)
     need = min(cfg.body_min_region, 0.5 * top)
     for (score, start, end), wall in sections:
         if score > 0 and score >= need:
-            if wall < len(lines):
+            if wall < len(lines) and (verdict[wall] is None or _COMMENT_HEAD.match(lines[wall])):
                 verdict[wall] = "comment_section"
             return start, end
     return 0, 0
