@@ -109,6 +109,14 @@ def test_comments_after_the_article_are_cut_at_their_furniture():
     assert bp.clean_lines(lines).text.split("\n") == BODY
 
 
+def test_share_link_between_paragraphs_does_not_end_the_body():
+    """A share/comments link with paragraphs right above and below it sits inside the article."""
+    long_lead = BODY[0] + " " + BODY[1] + " " + BODY[5]
+    lines = ["Floods force thousands from their homes", long_lead, "Comments", *BODY, "Share | Tweet | Email",
+             "12 Comments", "This is a long reader comment saying that the council should have built the walls years ago."]
+    assert bp.clean_lines(lines).text.split("\n") == [long_lead, *BODY]
+
+
 def test_comment_tab_above_the_article_does_not_end_the_body():
     """A "Comments" tab under a short site tagline is not the comment thread: the article below it is kept."""
     lines = ["Example Blog", "A blog about rivers, rain and the people who live with them.", "Article", "Comments",

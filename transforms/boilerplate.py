@@ -302,6 +302,26 @@ def _best_segment(lines, verdict, cfg, lo, hi) -> tuple[float, int, int]:
     return best, best_span[0], best_span[1]
 
 
+_BARE_COMMENTS = _rx(r"^(comments?|discussion)$")
+
+
+def _between_paragraphs(lines: list[str], verdict: list[str | None], i: int, cfg: CleanConfig) -> bool:
+    """A share widget or a bare "Comments" link with article paragraphs right above and below it
+    (removed lines aside) sits inside the article, not at its end."""
+    if verdict[i] != "share_widget" or (_COMMENT_HEAD.match(lines[i]) and not _BARE_COMMENTS.match(lines[i])):
+        return False
+
+    def nearest(step):
+        j = i + step
+        while 0 <= j < len(lines) and verdict[j] is not None and not is_wall(lines[j], verdict[j]):
+            j += step
+        return j if 0 <= j < len(lines) else None
+
+    before, after = nearest(-1), nearest(1)
+    return (before is not None and after is not None and verdict[before] is None and verdict[after] is None
+            and is_body_line(lines[before], cfg) and is_body_line(lines[after], cfg))
+
+
 def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -> tuple[int, int]:
     """[start, end) of the main body of a page dump: the run of lines with the most body words net of gaps.
 
@@ -311,7 +331,7 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     a substantial run (`body_min_region` words, or half the best section's), since comments and share
     bars follow the article and a "Comments" tab or a share bar may sit above it.
     """
-    walls = [i for i, line in enumerate(lines) if is_wall(line, verdict[i])]
+    walls = [i for i, line in enumerate(lines) if is_wall(line, verdict[i]) and not _between_paragraphs(lines, verdict, i, cfg)]
     bounds = [-1, *walls, len(lines)]
     sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
     top = max(score for (score, _, _), _ in sections)
