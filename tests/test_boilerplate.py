@@ -117,6 +117,15 @@ def test_share_link_between_paragraphs_does_not_end_the_body():
     assert bp.clean_lines(lines).text.split("\n") == [long_lead, *BODY]
 
 
+def test_site_blurb_above_a_share_bar_is_not_the_article():
+    """A site blurb of some length above a share bar loses to an article five times its size below it."""
+    blurb = ("Example Blog is written by a group of retired engineers who care about rivers, dams and the towns "
+             "that grow up along them, and who have spent forty years measuring water in places most people never see. ") * 2
+    article = [line for line in BODY if len(line.split()) > 6] * 5
+    lines = ["Example Blog", blurb.strip(), "Share this:", "Facebook", "Twitter", *article, "Leave a comment", blurb.strip()]
+    assert bp.clean_lines(lines).text.split("\n") == article
+
+
 def test_comment_tab_above_the_article_does_not_end_the_body():
     """A "Comments" tab under a short site tagline is not the comment thread: the article below it is kept."""
     lines = ["Example Blog", "A blog about rivers, rain and the people who live with them.", "Article", "Comments",

@@ -40,6 +40,8 @@ class CleanConfig:
     gap_cost: float = 4.0
     # Raw text: the article is the first comment-free section with a run of this many body words.
     body_min_region: int = 80
+    # ... and at least this share of the best section's body words (a short blurb above the article is not it).
+    body_min_share: float = 0.2
     # Raw text: runs of this many short unpunctuated lines inside the body are link lists.
     link_run: int = 2
     # Raw text: the title is a headline-like line at most this many lines above the body.
@@ -328,14 +330,14 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     Body lines weigh their word count, other kept lines cost `gap_cost`, short sentences and removed
     lines are neutral (maximum-sum segment). Walls (`is_wall`: comment headings and furniture, share
     widgets) split the page into sections a run cannot cross; the article is the first section holding
-    a substantial run (`body_min_region` words, or half the best section's), since comments and share
-    bars follow the article and a "Comments" tab or a share bar may sit above it.
+    a substantial run (`body_min_region` words or half the best section's, and at least `body_min_share`
+    of it), since comments and share bars follow the article and a "Comments" tab may sit above it.
     """
     walls = [i for i, line in enumerate(lines) if is_wall(line, verdict[i]) and not _between_paragraphs(lines, verdict, i, cfg)]
     bounds = [-1, *walls, len(lines)]
     sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
     top = max(score for (score, _, _), _ in sections)
-    need = min(cfg.body_min_region, 0.5 * top)
+    need = max(min(cfg.body_min_region, 0.5 * top), cfg.body_min_share * top)
     for (score, start, end), wall in sections:
         if score > 0 and score >= need:
             if wall < len(lines) and (verdict[wall] is None or _COMMENT_HEAD.match(lines[wall])):
