@@ -142,8 +142,12 @@ def test_comment_tab_above_the_article_does_not_end_the_body():
     [
         (BODY[:2] + ["Watch: the flood from the air", "Gallery: rescue in pictures"] + BODY[3:4], BODY[:2] + BODY[3:4]),
         (BODY[:2] + ["Water levels in the city centre"] + BODY[3:4], BODY[:2] + ["Water levels in the city centre"] + BODY[3:4]),
+        (BODY[:2] + ["Sandbags and drinking water for every household in the lower town (two per adult)",
+                  "Buses to the schools on higher ground every twenty minutes until midnight"] + BODY[3:4],
+         BODY[:2] + ["Sandbags and drinking water for every household in the lower town (two per adult)",
+                  "Buses to the schools on higher ground every twenty minutes until midnight"] + BODY[3:4]),
     ],
-    ids=["link_list_removed", "single_subheading_kept"],
+    ids=["link_list_removed", "single_subheading_kept", "article_list_items_kept"],
 )
 def test_link_lists_inside_body(lines, kept):
     assert bp.clean_lines(lines).text.split("\n") == kept

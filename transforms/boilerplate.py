@@ -44,6 +44,8 @@ class CleanConfig:
     body_min_share: float = 0.2
     # Raw text: runs of this many short unpunctuated lines inside the body are link lists.
     link_run: int = 2
+    # ... of lines up to this many words; a longer unpunctuated line is a list item of the article.
+    link_max_words: int = 10
     # Raw text: the title is a headline-like line at most this many lines above the body.
     title_window: int = 8
     # Learned template: a line is template when it recurs in this many distinct articles of one source.
@@ -401,7 +403,8 @@ def clean_lines(
         run: list[int] = []
         for i in list(range(start, end)) + [end]:
             line = lines[i] if i < end else ""
-            if i < end and verdict[i] is None and not is_body_line(line, cfg) and not ends_like_sentence(line):
+            listy = not is_body_line(line, cfg) and not ends_like_sentence(line) and words(line) <= cfg.link_max_words
+            if i < end and verdict[i] is None and listy:
                 run.append(i)
                 continue
             if i < end and verdict[i] is not None:
