@@ -42,8 +42,11 @@ def zipf_pick(rng: random.Random, items: list, s: float = 1.1):
 def event(rng: random.Random, common, kinds, start: dt.datetime) -> dict:
     return {
         "kind": rng.choice(kinds),
-        "names": [word(rng, 2).capitalize() + " " + word(rng, 3).capitalize() for _ in range(rng.randint(2, 5))],
-        "place": word(rng, 3).capitalize(),
+        # Names and places come from a space (18**5 words) far larger than the common and kind words
+        # (up to 3 syllables), so that, as in real news, the people and places of an event are rare terms
+        # at 100k articles too (with 3-syllable names every name was also a kind word at 100k).
+        "names": [word(rng, 2).capitalize() + " " + word(rng, 5).capitalize() for _ in range(rng.randint(2, 5))],
+        "place": word(rng, 5).capitalize(),
         "day": start + dt.timedelta(days=rng.uniform(0, 90)),
         "size": min(int(rng.paretovariate(1.2)), 30),
     }
@@ -64,7 +67,7 @@ def sentence(rng, ev, common) -> str:
     return (" ".join(ws) + ".").capitalize()
 
 
-def article(rng, ev, common, i: int) -> dict:
+def article(rng, ev, common, i: int, label: str) -> dict:
     paras = [" ".join(sentence(rng, ev, common) for _ in range(rng.randint(2, 4))) for _ in range(rng.randint(3, 7))]
     when = ev["day"] + dt.timedelta(hours=rng.uniform(0, 48))
     title = f"{rng.choice(ev['names'])} {rng.choice(ev['kind'])} in {ev['place']}"
@@ -74,6 +77,7 @@ def article(rng, ev, common, i: int) -> dict:
         "text": "\n\n".join(paras),
         "published": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "site": f"site{rng.randint(1, 400)}.example",
+        "event": label,
     }
 
 
@@ -86,14 +90,15 @@ def near_copy(rng, rec: dict, i: int) -> dict:
 
 
 def generate(n: int, path: str, seed: int = 7) -> None:
-    """Write n articles to path (JSONL); about 8% exact or near copies."""
+    """Write n articles to path (JSONL, each with its gold `event`); about 8% exact or near copies."""
     rng = random.Random(seed)
     common, kinds = vocabulary(rng)
     start = dt.datetime(2024, 1, 1)
-    written, recent = 0, []
+    written, recent, k = 0, [], 0
     with open(path, "w", encoding="utf-8") as out:
         while written < n:
             ev = event(rng, common, kinds, start)
+            k += 1
             for _ in range(max(ev["size"], 1)):
                 if written >= n:
                     break
@@ -103,7 +108,7 @@ def generate(n: int, path: str, seed: int = 7) -> None:
                 elif recent and r < 0.08:
                     rec = near_copy(rng, rng.choice(recent), written)
                 else:
-                    rec = article(rng, ev, common, written)
+                    rec = article(rng, ev, common, written, f"e{k}")
                     recent = (recent + [rec])[-200:]
                 out.write(json.dumps(rec) + "\n")
                 written += 1
@@ -120,7 +125,17 @@ def child(path: str, out_dir: str) -> None:
     row = run(["--input", path, "--output", out_dir, "--run_id", "scale"], out=io.StringIO())
     seconds = time.monotonic() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "stories": row["story_count"],
+    # Quality at this size (after timing): B-cubed F1 of story_id against the generator's event labels.
+    import duckdb
+
+    from bench.quality_events import bcubed, load_gold
+
+    gold = load_gold(path)
+    pred = dict(duckdb.connect().execute(
+        f"SELECT input_id, story_id FROM read_parquet('{out_dir}/articles/scale/*.parquet')").fetchall())
+    b3 = bcubed(pred, gold)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "stories": row["story_count"], "events": len(set(gold.values())),
+                      "b3": b3,
                       "exact": row["exact_duplicate_count"], "near": row["near_duplicate_count"], "articles": row["article_count"]}))
 
 
@@ -147,7 +162,8 @@ def main(argv=None) -> int:
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[n]
         print(f"{n:>8} articles  {r['seconds']:>8.1f} s  peak RSS {r['peak_mb']:>7.0f} MB  "
-              f"{r['stories']} stories, {r['exact']} exact + {r['near']} near copies", flush=True)
+              f"{r['stories']} stories ({r['events']} events, B3 P/R/F1 {r['b3'][0]:.3f}/{r['b3'][1]:.3f}/{r['b3'][2]:.3f}), "
+              f"{r['exact']} exact + {r['near']} near copies", flush=True)
     if len(results) >= 2:
         lo, hi = min(results), max(results)
         ratio = results[hi]["seconds"] / results[lo]["seconds"]

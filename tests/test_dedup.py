@@ -78,6 +78,13 @@ def test_minhash_estimates_jaccard():
     assert jaccard_estimate(minhash(a, perms), minhash(shingle_hashes(UNRELATED, 5), perms)) < 0.1
 
 
+def test_16_bit_signatures_estimate_like_32_bit_ones():
+    perms = permutations(128, 42)
+    sa, sb = minhash(shingle_hashes(ORIGINAL, 5), perms), minhash(shingle_hashes(NEAR, 5), perms)
+    low = lambda s: (s & 0xFFFF).astype(np.uint16)  # noqa: E731
+    assert abs(jaccard_estimate(low(sa), low(sb)) - jaccard_estimate(sa, sb)) <= 2 / 128
+
+
 def test_shingles_of_a_short_text_are_one_shingle():
     assert shingle_hashes("two words", 5).size == 1
 

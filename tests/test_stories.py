@@ -19,11 +19,15 @@ from transforms.stories import (
     DeduplicateStories,
     DocFreq,
     StoryConfig,
+    Vec,
     average_linkage,
     cosine,
     story_id_for,
     term_counts,
     tfidf_vector,
+    block_keys,
+    pair_block,
+    time_slices,
     within_window,
 )
 
@@ -79,6 +83,26 @@ def test_tfidf_vectors_are_normalised_and_block_on_shared_terms():
 )
 def test_within_window(a, b, expected):
     assert within_window(a, b, 3 * 86400.0) is expected
+
+
+def test_articles_within_the_window_share_a_time_slice_and_one_scoring_block():
+    rng = random.Random(5)
+    w = CFG.window_days * 86400.0
+    for _ in range(2000):
+        ta = rng.uniform(0, 60 * 86400.0)
+        tb = ta + rng.uniform(-w, w)
+        assert set(time_slices(ta, CFG)) & set(time_slices(tb, CFG))
+        a = Vec("a", (ta,), ta, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
+        b = Vec("b", (tb,), tb, np.zeros(0, np.int32), np.zeros(0, np.float32), (5, 7))
+        key = pair_block(a, b, set(), CFG)
+        assert key in block_keys(a, False, CFG) and key in block_keys(b, False, CFG) and key[0] == 5
+    # An oversized block hands the pair to the next shared term; an undated article meets dated ones in (term, None).
+    a = Vec("a", (0.0,), 0.0, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
+    b = Vec("b", (0.0,), 0.0, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
+    assert pair_block(a, b, {(3, time_slices(0.0, CFG)[-1])}, CFG)[0] == 5
+    u = Vec("u", (float("inf"),), None, np.zeros(0, np.int32), np.zeros(0, np.float32), (3,))
+    assert pair_block(a, u, set(), CFG) == (3, None) and (3, None) in block_keys(a, True, CFG)
+    assert (3, None) not in block_keys(a, False, CFG)
 
 
 def node(aid, ts=None):

@@ -63,6 +63,8 @@ class StoryConfig:
             raise ValueError(f"story threshold must be in (0, 1), got {self.threshold}")
         if self.window_days <= 0:
             raise ValueError("story window must be positive (days)")
+        if not 8 <= self.vocab_bits <= 30:
+            raise ValueError("vocab_bits must be in [8, 30] (terms and name terms are stored as int32)")
         if self.min_edge > self.threshold:
             raise ValueError("min_edge must not exceed the story threshold")
 
@@ -145,7 +147,7 @@ class Vec:
     article_id: str
     rank: tuple
     ts: float | None  # publication time (epoch seconds) or None
-    terms: np.ndarray  # int64, sorted
+    terms: np.ndarray  # int32 (hashed vocabulary plus the names offset), sorted
     weights: np.ndarray  # float32
     blocks: tuple  # blocking terms, sorted
 
@@ -165,7 +167,7 @@ def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int
 def _normalised(scored: list[tuple[int, float, int]], offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     norm = math.sqrt(sum(w * w for _, w, _ in scored)) or 1.0
     order = sorted(scored, key=lambda x: x[0])
-    return (np.array([t + offset for t, _, _ in order], dtype=np.int64),
+    return (np.array([t + offset for t, _, _ in order], dtype=np.int32),
             np.array([w / norm * _HALF for _, w, _ in order], dtype=np.float32))
 
 
@@ -198,20 +200,29 @@ def within_window(ts_a: float | None, ts_b: float | None, window_s: float) -> bo
 
 
 def time_bucket(ts: float | None, cfg: StoryConfig) -> int | None:
-    """Index of the window-wide time slice holding ts (None when undated)."""
-    return None if ts is None else int(ts // (cfg.window_days * 86400.0))
+    """Index of the time slice (two windows wide) holding ts; None when undated."""
+    return None if ts is None else int(ts // (2 * cfg.window_days * 86400.0))
+
+
+def time_slices(ts: float | None, cfg: StoryConfig) -> tuple:
+    """The slices a dated article joins: its own, and the next one when it lies within one window of it.
+
+    Two articles at most a window apart then share the later one's slice; an article joins 1.5
+    slices on average. (None,) for an undated article.
+    """
+    b = time_bucket(ts, cfg)
+    if b is None:
+        return (None,)
+    w = cfg.window_days * 86400.0
+    return (b, b + 1) if ts >= (b + 1) * 2 * w - w else (b,)
 
 
 def block_keys(v: Vec, undated_exist: bool, cfg: StoryConfig) -> list[tuple]:
-    """(term, time slice) keys of an article: a dated article joins its own slice and the next one, so
-    any two articles within the window share a slice; (term, None) compares undated articles with all."""
-    b = time_bucket(v.ts, cfg)
-    if b is None:
-        return [(t, None) for t in v.blocks]
-    keys = [(t, s) for t in v.blocks for s in (b, b + 1)]
-    if undated_exist:
-        keys += [(t, None) for t in v.blocks]
-    return keys
+    """(term, time slice) keys of an article; (term, None) compares undated articles with all the others."""
+    slices = time_slices(v.ts, cfg)
+    if slices != (None,) and undated_exist:
+        slices += (None,)
+    return [(t, s) for t in v.blocks for s in slices]
 
 
 def pair_block(a: Vec, b: Vec, oversized, cfg: StoryConfig) -> tuple | None:
