@@ -1,29 +1,26 @@
 """Quality benchmarks against the labelled dev sets (never copied into the project).
 
-    python -m bench.quality extraction --eval-dir ../shared/eval
-    python -m bench.quality events --eval-dir ../shared/eval
+    python -m bench.quality extraction --eval-dir ../shared/eval   [--help for its options]
+    python -m bench.quality events --eval-dir ../shared/eval       [--help for its options]
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="which", required=True)
-    ext = sub.add_parser("extraction", help="boilerplate removal: shingle P/R/F1 of the pipeline vs trafilatura baselines")
-    ev = sub.add_parser("events", help="same-event stories: B-cubed and pairwise P/R/F1, plus near-duplicate checks")
-    for p in (ext, ev):
-        p.add_argument("--eval-dir", required=True, help="path to shared/eval")
-    args, rest = parser.parse_known_args(argv)
-    if args.which == "extraction":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("extraction", "events"):
+        print(__doc__.strip())
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    which, rest = argv[0], argv[1:]
+    if which == "extraction":
         from bench import quality_extraction
 
-        return quality_extraction.main(["--eval-dir", args.eval_dir, *rest])
+        return quality_extraction.main(rest)
     from bench import quality_events
 
-    return quality_events.main(["--eval-dir", args.eval_dir, *rest])
+    return quality_events.main(rest)
 
 
 if __name__ == "__main__":

@@ -202,6 +202,15 @@ def test_second_pass_removes_and_renames_positional():
         ("learned_template", "About us"), ("ad_marker", "ADVERTISEMENT"), ("learned_template", "Read our live blog")]
 
 
+def test_second_pass_never_empties_an_article():
+    """A stub whose only lines are ones its site repeats keeps them instead of becoming an empty reject."""
+    a = _article("stub", "Photo gallery: the week in pictures\nRead our live blog")
+    out = bp.second_pass(a, frozenset({"photo gallery: the week in pictures", "read our live blog"}))
+    assert out.text == a.text and out.boilerplate_removed == a.boilerplate_removed
+    partly = bp.second_pass(a, frozenset({"read our live blog"}))
+    assert partly.text == "Photo gallery: the week in pictures"
+
+
 def _raw(path: pathlib.Path) -> RawArticle:
     text = path.read_text(encoding="utf-8")
     return RawArticle(article_id=path.stem, source_uri=str(path), input_format="text", content=text, is_html=False,

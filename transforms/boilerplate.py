@@ -603,7 +603,10 @@ def is_template(key: tuple[str, str], fingerprints: frozenset | set, cfg: CleanC
 
 
 def second_pass(article: CleanArticle, learned: frozenset[str]) -> CleanArticle:
-    """Remove lines learned as template of the article's source (and name positional removals that are template)."""
+    """Remove lines learned as template of the article's source (and name positional removals that are template).
+
+    Never empties an article that had text.
+    """
     if not learned:
         return article
     kept, removed = [], []
@@ -612,6 +615,10 @@ def second_pass(article: CleanArticle, learned: frozenset[str]) -> CleanArticle:
             removed.append(line)
         else:
             kept.append(line)
+    if removed and not any(line.strip() for line in kept):
+        # Template evidence never empties an article that had text: a page whose only body is lines
+        # its site repeats (a stub, a gallery) keeps them rather than becoming an empty reject.
+        kept, removed = split_lines(article.text), []
     rules = tuple(
         "learned_template" if r in POSITIONAL_RULES and normalise_line(l) in learned else r
         for r, l in zip(article.boilerplate_rules, article.boilerplate_removed)
