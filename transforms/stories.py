@@ -1,9 +1,13 @@
 """Same-event stories: TF-IDF over hashed terms, rare-term blocking, average linkage with a time window.
 
 Steps: document frequencies in one global combine (side input) -> one sparse TF-IDF vector per
-article -> blocks keyed by each article's rarest strong terms -> cosine scores inside blocks
-(each pair scored once) -> average-linkage clustering over the candidate graph. Average linkage
-counts a missing edge as zero similarity, so one article bridging two events cannot merge them.
+article -> blocks keyed by (strong rare term, time slice) -> cosine scores inside blocks (each pair
+scored once) -> average-linkage clustering over the candidate graph. Average linkage counts a
+missing edge as zero similarity, so one article bridging two events cannot merge them.
+
+Cost stays near-linear: blocking terms are in at most a small share of the corpus, dated articles
+meet only within their time slices, and a (term, slice) block with more than max_block articles is
+skipped (its pairs are scored in the next shared block, if any).
 """
 from __future__ import annotations
 
