@@ -26,6 +26,7 @@ from transforms.stories import (
     term_counts,
     tfidf_vector,
     block_keys,
+    block_pairs,
     pair_block,
     time_slices,
     within_window,
@@ -103,6 +104,16 @@ def test_articles_within_the_window_share_a_time_slice_and_one_scoring_block():
     u = Vec("u", (float("inf"),), None, np.zeros(0, np.int32), np.zeros(0, np.float32), (3,))
     assert pair_block(a, u, set(), CFG) == (3, None) and (3, None) in block_keys(a, True, CFG)
     assert (3, None) not in block_keys(a, False, CFG)
+
+
+def test_a_pair_sharing_one_rare_term_is_no_candidate():
+    t = np.array([3, 5, 7], np.int32)
+    w = np.full(3, 1 / np.sqrt(3), np.float32)
+    a = Vec("a", (0,), None, t, w, (3, 5))
+    one = Vec("b", (0,), None, t, w, (3, 9))
+    two = Vec("c", (0,), None, t, w, (3, 5))
+    assert [e[1][0] for e in block_pairs((3, None), [a, one, two], set(), CFG)] == ["c"]
+    assert len(list(block_pairs((3, None), [a, one], set(), StoryConfig(min_shared_terms=1)))) == 1
 
 
 def node(aid, ts=None):

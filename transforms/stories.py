@@ -59,6 +59,11 @@ class StoryConfig:
     # A (term, time slice) block with more articles than this is too common to block on: it is skipped,
     # which bounds the pairs scored per article and keeps the cost near-linear in the corpus size.
     max_block: int = 300
+    # A pair is a candidate only when it shares at least this many blocking (strong, rare) terms, as in
+    # GDELT's "minimum number of shared rare words": one shared name is what sibling events of one kind
+    # (the same fighter's two fights) have in common. Measured: ECB+ B3 F1 0.904 -> 0.916 at 2,
+    # NewsWCL50 unchanged (0.984); 3 costs recall on both.
+    min_shared_terms: int = 2
     min_edge: float = 0.05  # candidate pairs below this similarity are not kept
     vocab_bits: int = 22  # hashed vocabulary size 2**bits bounds the document-frequency table
 
@@ -67,6 +72,8 @@ class StoryConfig:
             raise ValueError(f"story threshold must be in (0, 1), got {self.threshold}")
         if self.window_days <= 0:
             raise ValueError("story window must be positive (days)")
+        if self.min_shared_terms < 1:
+            raise ValueError("min_shared_terms must be at least 1")
         if not 8 <= self.vocab_bits <= 30:
             raise ValueError("vocab_bits must be in [8, 30] (terms and name terms are stored as int32)")
         if self.min_edge > self.threshold:
@@ -260,7 +267,8 @@ def _gram_pairs(ms: list[Vec], min_edge: float) -> Iterator[tuple[int, int, floa
 
 
 def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
-    """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only."""
+    """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only
+    and kept when it shares min_shared_terms blocking terms."""
     ms = sorted({v.article_id: v for v in members}.values(), key=lambda v: v.article_id)
     if len(ms) < 2:
         return
@@ -268,6 +276,8 @@ def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig)
     for i, j, s in _gram_pairs(ms, cfg.min_edge):
         a, b = ms[i], ms[j]
         if not within_window(a.ts, b.ts, window_s) or pair_block(a, b, oversized, cfg) != key:
+            continue
+        if len(set(a.blocks) & set(b.blocks)) < cfg.min_shared_terms:
             continue
         yield (a.article_id, a.rank, a.ts), (b.article_id, b.rank, b.ts), round(s, 9)
 
