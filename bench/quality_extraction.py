@@ -17,7 +17,6 @@ import argparse
 import gzip
 import html as html_lib
 import io
-import os
 import random
 import re
 import statistics
