@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
 from schemas.article import UTC
+from transforms.read import InputError, parse_published
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -79,22 +80,11 @@ def _struct_time_utc(value) -> dt.datetime | None:
 
 
 def parse_date(value: str | None) -> dt.datetime | None:
-    """A W3C/ISO 8601 or RFC 822 date as aware UTC, or None when it is not a date."""
-    if not value:
-        return None
-    text = value.strip()
+    """A W3C/ISO 8601 or RFC 822 date as aware UTC, or None when it is not a date (feeds are lenient)."""
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parse_published(value)
+    except InputError:
+        return None
 
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
