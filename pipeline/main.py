@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import secrets
 import sys
 import time
@@ -51,8 +52,6 @@ def expand_inputs(inputs: list[str]) -> tuple[list[str], int]:
 
 
 def _is_dir(path: str) -> bool:
-    import os
-
     return "://" not in path and os.path.isdir(path)
 
 
@@ -83,8 +82,11 @@ def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, star
     )
 
 
-def _read_counts(staging: str) -> dict:
-    path = f"{staging}/{COUNTS_FILE}"
+def _read_staged_json(staging: str, name: str, required: bool) -> dict:
+    """A JSON object the pipeline wrote into the staging folder; {} when an optional one is absent."""
+    path = f"{staging}/{name}"
+    if not required and not FileSystems.exists(path):
+        return {}
     with FileSystems.open(path) as f:
         text = f.read().decode("utf-8").strip()
     return json.loads(text) if text else {}
@@ -105,16 +107,6 @@ def commit(output: str, staging: str, run_id: str) -> None:
         names = [f"{run_id}.parquet"] if len(state) == 1 else [f"{run_id}-{i}.parquet" for i in range(len(state))]
         FileSystems.rename(state, [f"{output}/{VALIDATORS_DIR}/{n}" for n in names])
     FileSystems.delete([staging])
-
-
-def _read_fetch_hosts(staging: str) -> dict:
-    """host -> {requests, ok, not_modified, failed} written by WriteFetchState."""
-    path = f"{staging}/{HOST_COUNTS_FILE}"
-    if not FileSystems.exists(path):
-        return {}
-    with FileSystems.open(path) as f:
-        text = f.read().decode("utf-8").strip()
-    return json.loads(text) if text else {}
 
 
 def _check_fetch_sources(sources: FetchSources) -> None:
@@ -152,8 +144,6 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         raise UsageError(str(exc)) from exc
     output = nb.output.rstrip("/") or "."
     if "://" not in output:
-        import os
-
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"--output {nb.output!r} exists and is not a directory")
@@ -170,8 +160,8 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         with beam.Pipeline(options=options) as p:
             fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
             build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
-        counts = _read_counts(staging)
-        fetch_hosts = _read_fetch_hosts(staging)
+        counts = _read_staged_json(staging, COUNTS_FILE, required=True)
+        fetch_hosts = _read_staged_json(staging, HOST_COUNTS_FILE, required=False)  # host -> {requests, ok, not_modified, failed}
         commit(output, staging, run_id)
     except BaseException:
         # Nothing of a failed run reaches the tables; drop what it staged.
