@@ -1,12 +1,14 @@
 """Wire the stages into one Beam pipeline (`build`) and run it with a commit step and a summary (`run`)."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import os
 import secrets
 import sys
+import tempfile
 import time
 
 import apache_beam as beam
@@ -15,13 +17,13 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import __version__
+from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.article import RUNS_SCHEMA, UTC
 from transforms.boilerplate import CleanConfig, StripBoilerplate
 from transforms.dedup import DedupConfig
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
-from transforms.progress import ReportProgress
+from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
 from transforms.stories import DeduplicateStories, StoryConfig
 from transforms.write import COUNTS_FILE, WriteTables
@@ -38,17 +40,31 @@ def new_run_id(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def expand_inputs(inputs: list[str]) -> tuple[list[str], int]:
-    """Patterns to read (a directory becomes dir/**) and the number of files they match; fails on no match."""
-    patterns, files = [], set()
+def expand_inputs(inputs: list[str]) -> tuple[list[str], int, int]:
+    """Patterns to read (a directory becomes dir/**), the number of files they match and their total size
+    in bytes; fails on a pattern that matches nothing."""
+    patterns, files = [], {}
     for raw in inputs:
         pattern = raw.rstrip("/") + "/**" if _is_dir(raw) else raw
-        matched = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+        matched = FileSystems.match([pattern])[0].metadata_list
         if not matched:
             raise UsageError(f"--input {raw!r} matches no files")
         patterns.append(pattern)
-        files.update(matched)
-    return patterns, len(files)
+        files.update((m.path, m.size_in_bytes or 0) for m in matched)
+    return patterns, len(files), sum(files.values())
+
+
+def _local_workers(options: PipelineOptions, requested: int, input_bytes: int) -> int:
+    """Worker processes newsbeam starts itself (see pipeline/local.py); 0 when the runner options decide."""
+    if not local.is_local_default(options):
+        if requested:
+            raise UsageError("--workers applies to the default DirectRunner; with --runner or --direct_running_mode "
+                             "set that runner's own worker options instead")
+        return 0
+    try:
+        return local.choose_workers(requested, input_bytes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _is_dir(path: str) -> bool:
@@ -147,19 +163,27 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"--output {nb.output!r} exists and is not a directory")
-    patterns, n_files = expand_inputs(nb.inputs) if nb.inputs else ([], 0)
+    patterns, n_files, n_bytes = expand_inputs(nb.inputs) if nb.inputs else ([], 0, 0)
     _check_fetch_sources(sources)
     started = dt.datetime.now(UTC)
     run_id = nb.run_id or new_run_id(started)
     if FileSystems.match([f"{output}/runs/{run_id}/*"])[0].metadata_list:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     staging = f"{output}/{STAGING}/{run_id}"
-    print(f"newsbeam {run_id}: {n_files} file(s) from {len(patterns)} input pattern(s) -> {output}", file=out, flush=True)
+    workers = _local_workers(options, nb.workers, n_bytes)
+    where = f"{workers} worker processes" if workers > 1 else "in-process" if workers == 1 else "runner-managed workers"
+    print(f"newsbeam {run_id}: {n_files} file(s) from {len(patterns)} input pattern(s) -> {output} ({where})", file=out, flush=True)
     t0 = time.monotonic()
+    worker_log = os.path.join(tempfile.gettempdir(), f"newsbeam-{run_id}-workers.log")
     try:
-        with beam.Pipeline(options=options) as p:
-            fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
-            build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
+        with contextlib.ExitStack() as stack:
+            runner = None
+            if workers > 1:
+                runner = local.process_runner(options, workers, worker_log)
+                stack.enter_context(local.relayed_worker_logs(PROGRESS_LOGGER, os.path.join("transforms", "progress.py")))
+            with beam.Pipeline(runner=runner, options=options) as p:
+                fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
+                build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
         counts = _read_staged_json(staging, COUNTS_FILE, required=True)
         fetch_hosts = _read_staged_json(staging, HOST_COUNTS_FILE, required=False)  # host -> {requests, ok, not_modified, failed}
         commit(output, staging, run_id)
@@ -167,7 +191,11 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         # Nothing of a failed run reaches the tables; drop what it staged.
         if FileSystems.exists(staging):
             FileSystems.delete([staging])
+        if os.path.exists(worker_log):
+            print(f"newsbeam {run_id}: the worker processes' own output is in {worker_log}", file=sys.stderr)
         raise
+    if os.path.exists(worker_log):
+        os.remove(worker_log)
     ended = dt.datetime.now(UTC)
     rejects_by_reason = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("rejects.")}
     articles = counts.get("articles", 0)

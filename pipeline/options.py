@@ -74,6 +74,16 @@ class NewsbeamOptions(PipelineOptions):
             help="A short line found in this many distinct articles of one source is learned as template and removed "
             f"(default: {CleanConfig.learn_min_articles}).",
         )
+        add(
+            "--workers",
+            dest="workers",
+            type=int,
+            default=0,
+            help="Worker processes of the default DirectRunner. 0 (default) chooses: one process for inputs under "
+            "32 MB in all, one per CPU core for larger ones (starting workers takes a few seconds). 1 runs in this "
+            "process; N starts N processes. With --runner or --direct_running_mode, use that runner's worker options "
+            "instead.",
+        )
         _add_fetch_args(add)
 
 

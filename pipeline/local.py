@@ -1,0 +1,137 @@
+"""Local parallelism: run the DirectRunner's workers in separate processes when the input is large.
+
+Beam's DirectRunner executes a batch pipeline in one Python process by default, so one core does
+all the work. Its `multi_processing` mode starts SDK worker processes, as a distributed runner does,
+but those workers print their start-up logging straight to the terminal. Here the same runner (the
+FnApiRunner the DirectRunner uses for batch) starts the same worker command with its stderr appended
+to a log file; the workers' log records still reach this process through Beam's logging service
+(see `WorkerLogRelay`), so progress lines and warnings are shown and start-up noise is not.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shlex
+import sys
+
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+# Inputs larger than this (in bytes, all files together) use one worker process per core by default:
+# below it, starting the workers (about 2-4 s) costs more than the second core gives back.
+AUTO_PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+def choose_workers(requested: int, input_bytes: int, cpus: int | None = None) -> int:
+    """Worker processes for a local run: `requested` if > 0, else 1 for small inputs and one per core for large."""
+    if requested < 0:
+        raise ValueError(f"--workers must be 0 (automatic) or a positive number, got {requested}")
+    if requested:
+        return requested
+    cpus = cpus or os.cpu_count() or 1
+    return cpus if input_bytes >= AUTO_PARALLEL_BYTES else 1
+
+
+def is_local_default(options: PipelineOptions) -> bool:
+    """True when the run uses the DirectRunner in its default (in-process) mode, so newsbeam may choose the workers."""
+    runner = options.view_as(StandardOptions).runner
+    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+    if name not in (None, "DirectRunner", "direct", "Direct"):
+        return False
+    direct = options.view_as(DirectOptions)
+    return direct.direct_running_mode in (None, "in_memory") and direct.direct_num_workers in (None, 1)
+
+
+def worker_command(log_path: str) -> str:
+    """The shell command the runner starts per worker: Beam's SDK worker, stderr appended to `log_path`."""
+    return f"{shlex.quote(sys.executable)} -m apache_beam.runners.worker.sdk_worker_main 2>>{shlex.quote(log_path)}"
+
+
+def process_runner(options: PipelineOptions, workers: int, log_path: str):
+    """A batch runner with `workers` SDK worker processes whose own stderr goes to `log_path`."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.transforms import environments
+
+    options.view_as(DirectOptions).direct_num_workers = workers
+    env = environments.SubprocessSDKEnvironment.from_command_string(command_string=worker_command(log_path))
+    return FnApiRunner(default_environment=env)
+
+
+# A worker's log entry as Beam's logging service relays it: 'Worker: <LogEntry in protobuf text format>'.
+_ENTRY_MESSAGE = re.compile(r'\bmessage: "((?:[^"\\]|\\.)*)"')
+_ENTRY_LOCATION = re.compile(r'\blog_location: "((?:[^"\\]|\\.)*)"')
+
+
+def relayed_entry(message: str) -> tuple[str, str] | None:
+    """(message, log location) of a relayed worker log entry, or None if `message` is not one."""
+    if not message.startswith("Worker: "):
+        return None
+    m = _ENTRY_MESSAGE.search(message)
+    if m is None:
+        return None
+    loc = _ENTRY_LOCATION.search(message)
+    unescape = lambda s: s.encode("latin-1", "backslashreplace").decode("unicode_escape")  # noqa: E731
+    return unescape(m.group(1)), (unescape(loc.group(1)) if loc else "")
+
+
+# Worker start-up warnings that are not problems: options only the driver needs, Beam's optional
+# Google Cloud clients, and a cache folder local workers do not have.
+WORKER_NOISE = ("Discarding unparseable args", "apitools not found", "No semi_persistent_directory")
+# The runner's advice to use its multi_processing mode, which is what process_runner does (with its own command).
+RUNNER_NOISE = ("direct_running_mode should be",)
+RUNNER_LOGGER = "apache_beam.runners.portability.fn_api_runner.fn_runner"
+RELAY_LOGGER = "apache_beam.runners.portability.local_job_service"
+
+
+class DropMessages(logging.Filter):
+    def __init__(self, needles: tuple[str, ...]):
+        super().__init__()
+        self.needles = needles
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not any(n in message for n in self.needles)
+
+
+class WorkerLogRelay(logging.Filter):
+    """On Beam's relay logger: newsbeam's own worker lines (progress) are re-logged on `target` as plain lines;
+    other worker records pass at WARNING and above with just their message; INFO chatter and start-up
+    noise are dropped."""
+
+    def __init__(self, target: str, own_location: str):
+        super().__init__()
+        self.target = target
+        self.own_location = own_location
+
+    def filter(self, record):
+        entry = relayed_entry(record.getMessage())
+        if entry is None:
+            return record.levelno >= logging.WARNING
+        message, location = entry
+        if any(n in message for n in WORKER_NOISE):
+            return False
+        if self.own_location in location:
+            logging.getLogger(self.target).info(message)
+            return False
+        if record.levelno < logging.WARNING:
+            return False
+        record.msg, record.args = "worker: %s", (message,)
+        return True
+
+
+@contextlib.contextmanager
+def relayed_worker_logs(target: str, own_location: str):
+    """While a process-worker run lasts: show newsbeam's own worker log lines and real warnings, not start-up chatter."""
+    relay_logger, runner_logger = logging.getLogger(RELAY_LOGGER), logging.getLogger(RUNNER_LOGGER)
+    relay, quiet = WorkerLogRelay(target, own_location), DropMessages(RUNNER_NOISE)
+    level = relay_logger.level
+    relay_logger.setLevel(logging.INFO)  # worker INFO records (progress) are relayed at INFO
+    relay_logger.addFilter(relay)
+    runner_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        relay_logger.removeFilter(relay)
+        runner_logger.removeFilter(quiet)
+        relay_logger.setLevel(level)

@@ -1,0 +1,135 @@
+"""Local worker processes (pipeline/local.py): choice of the worker count, the process runner, the log relay."""
+import io
+import logging
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import local
+from pipeline.main import UsageError, run
+from pipeline.sql import connect
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SEEDS = str(ROOT / "seeds")
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "requested,input_bytes,cpus,expected",
+    [
+        (0, 1 * MB, 4, 1),
+        (0, local.AUTO_PARALLEL_BYTES, 4, 4),
+        (0, 500 * MB, 1, 1),
+        (3, 1, 8, 3),
+        (1, 500 * MB, 8, 1),
+    ],
+    ids=["auto-small-input", "auto-large-input", "auto-one-core", "explicit-n", "explicit-one"],
+)
+def test_choose_workers(requested, input_bytes, cpus, expected):
+    assert local.choose_workers(requested, input_bytes, cpus) == expected
+
+
+def test_choose_workers_rejects_negative():
+    with pytest.raises(ValueError, match="--workers"):
+        local.choose_workers(-1, 0, 2)
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        ([], True),
+        (["--runner=DirectRunner"], True),
+        (["--direct_running_mode=multi_processing"], False),
+        (["--direct_num_workers=2"], False),
+        (["--runner=DataflowRunner"], False),
+    ],
+    ids=["default", "direct", "running-mode-given", "num-workers-given", "other-runner"],
+)
+def test_is_local_default(argv, expected):
+    assert local.is_local_default(PipelineOptions(argv)) is expected
+
+
+def test_relayed_entry_parses_beam_log_entries():
+    msg = ('Worker: severity: INFO timestamp {   seconds: 1 } message: "articles: 5 so far (\\"fast\\")" '
+           'log_location: "/x/transforms/progress.py:27" thread: "7"')
+    assert local.relayed_entry(msg) == ('articles: 5 so far ("fast")', "/x/transforms/progress.py:27")
+    assert local.relayed_entry("Worker: no entry here") is None
+    assert local.relayed_entry("Job state changed") is None
+
+
+def _record(level, message):
+    return logging.LogRecord(local.RELAY_LOGGER, level, __file__, 1, message, None, None)
+
+
+def test_worker_log_relay_shows_progress_and_warnings_not_chatter():
+    target = logging.getLogger("newsbeam-test-relay")
+    target.setLevel(logging.INFO)
+    target.propagate = False
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda r: seen.append(r.getMessage())
+    target.addHandler(handler)
+    relay = local.WorkerLogRelay("newsbeam-test-relay", "transforms/progress.py")
+    progress = _record(logging.INFO, 'Worker: severity: INFO message: "read: 10 so far" log_location: "/a/transforms/progress.py:3"')
+    assert relay.filter(progress) is False and seen == ["read: 10 so far"]
+    chatter = _record(logging.INFO, 'Worker: severity: INFO message: "Logging handler created." log_location: "x.py:1"')
+    assert relay.filter(chatter) is False
+    noise = _record(logging.WARNING, 'Worker: severity: WARN message: "Discarding unparseable args: []" log_location: "o.py:1"')
+    assert relay.filter(noise) is False
+    real = _record(logging.WARNING, 'Worker: severity: WARN message: "disk almost full" log_location: "w.py:1"')
+    assert relay.filter(real) is True and real.getMessage() == "worker: disk almost full"
+    own = _record(logging.WARNING, "Job failed")
+    assert relay.filter(own) is True
+    assert seen == ["read: 10 so far"]
+
+
+def test_process_runner_runs_in_worker_processes_with_stderr_in_the_log(tmp_path):
+    def where_am_i(x):  # nested, so it is pickled by value: the workers cannot import this test module
+        print(f"stderr-of-worker-{x}", file=sys.stderr, flush=True)
+        return os.getpid()
+
+    log = tmp_path / "workers.log"
+    options = PipelineOptions([])
+    pids = tmp_path / "pids"
+    with beam.Pipeline(runner=local.process_runner(options, 2, str(log)), options=options) as p:
+        (p | beam.Create(list(range(6))) | beam.Map(where_am_i) | beam.Map(str)
+         | beam.io.WriteToText(str(pids), shard_name_template=""))
+    got = {int(x) for x in pids.read_text().split()}
+    assert got and os.getpid() not in got
+    assert "stderr-of-worker-" in log.read_text()
+
+
+def test_workers_option_gives_the_same_result_as_in_process(tmp_path):
+    printed = io.StringIO()
+    run(["--input", SEEDS, "--output", str(tmp_path / "one"), "--workers", "1"], out=io.StringIO())
+    row = run(["--input", SEEDS, "--output", str(tmp_path / "two"), "--workers", "2"], out=printed)
+    assert "(2 worker processes)" in printed.getvalue()
+    q = "SELECT article_id, story_id, text FROM articles ORDER BY 1"
+    assert connect(str(tmp_path / "two")).sql(q).fetchall() == connect(str(tmp_path / "one")).sql(q).fetchall()
+    assert row["article_count"] == 3
+    assert not list(pathlib.Path(tempfile.gettempdir()).glob(f"newsbeam-{row['run_id']}-workers.log"))
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [(["--workers", "-2"], "--workers must be"), (["--workers", "2", "--direct_running_mode=multi_processing"], "default DirectRunner")],
+    ids=["negative", "with-running-mode"],
+)
+def test_workers_usage_errors(tmp_path, extra, message):
+    with pytest.raises(UsageError, match=message):
+        run(["--input", SEEDS, "--output", str(tmp_path / "o"), *extra], out=io.StringIO())
+
+
+def test_cli_with_workers_prints_no_worker_start_up_noise(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--input", SEEDS, "--output", str(tmp_path / "o"), "--workers", "2"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "inputs          3  = 3 articles + 0 rejects" in res.stdout
+    for noise in ("Discarding unparseable args", "semi_persistent_directory", "Logging handler created", "apitools", "direct_running_mode"):
+        assert noise not in res.stderr, res.stderr
