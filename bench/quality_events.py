@@ -5,7 +5,11 @@
 For each JSONL set in <eval-dir>/events-dev/ the pipeline runs (pipeline.main.run, the code behind
 `newsbeam run`), `story_id` is read back from the `articles` Parquet table with DuckDB and matched to
 the gold `event` by input_id (the JSONL `id`). Prints B-cubed and pairwise precision/recall/F1, the
-number of stories and the run time. Then bench.variants writes syndicated variants of the dev
+number of stories and the run time. Headline-only proxies follow (the unseen sets include headline
+feeds: a title and a publish time, no body): each set with titles is rewritten with its `title` only
+(`<set>~titles`), and again with synthetic publish times (`<set>~titles+time`: each event gets a
+random day in a 30-day span, its articles are spread over +-36 h around it; sibling events draw
+their days independently, so some overlap). Then bench.variants writes syndicated variants of the dev
 articles next to the untouched ones; near-copy precision and recall count an article as found when
 `duplicate_kind` is exact or near AND `duplicate_of` points to its original.
 """
@@ -140,14 +144,55 @@ def load_gold(path: str) -> dict:
     return gold
 
 
-def events_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[dict]:
-    folder = os.path.join(eval_dir, "events-dev")
-    results = []
+SPAN_DAYS = 30.0  # synthetic publish times: events fall on random days in this span ...
+JITTER_HOURS = 36.0  # ... and their articles within this many hours of the event's time
+
+
+def synthetic_times(records: list[dict], seed: int = 7) -> dict:
+    """{id: epoch seconds}: a random time per event in SPAN_DAYS, each article within JITTER_HOURS of it."""
+    import random
+
+    rng = random.Random(seed)
+    events = sorted({str(r["event"]) for r in records})
+    centre = {e: 1.7e9 + rng.uniform(0, SPAN_DAYS) * 86400.0 for e in events}
+    return {str(r["id"]): centre[str(r["event"])] + rng.uniform(-JITTER_HOURS, JITTER_HOURS) * 3600.0 for r in records}
+
+
+def headline_proxies(folder: str, out_dir: str) -> list[tuple[str, str]]:
+    """Headline-only copies of the sets with titles: (set name, path) for `~titles` and `~titles+time`."""
+    import datetime as dt
+    import json
+
+    out = []
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".jsonl"):
             continue
-        gold = load_gold(os.path.join(folder, name))
-        rows, seconds = run_pipeline(os.path.join(folder, name), out_dir, "events-" + name[:-6], extra)
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            records = [r for r in map(json.loads, filter(str.strip, f)) if r.get("title")]
+        if not records:
+            continue
+        times = synthetic_times(records)
+        for suffix, dated in (("~titles", False), ("~titles+time", True)):
+            path = os.path.join(out_dir, name[:-6] + suffix + ".jsonl")
+            with open(path, "w", encoding="utf-8") as f:
+                for r in records:
+                    row = {"id": r["id"], "event": r["event"], "title": r["title"]}
+                    if dated:
+                        row["published"] = dt.datetime.fromtimestamp(times[str(r["id"])], dt.timezone.utc).isoformat()
+                    f.write(json.dumps(row) + "\n")
+            out.append((name[:-6] + suffix, path))
+    return out
+
+
+def events_table(eval_dir: str, out_dir: str, extra: list[str], headlines: bool = True) -> list[dict]:
+    folder = os.path.join(eval_dir, "events-dev")
+    sets = [(name[:-6], os.path.join(folder, name)) for name in sorted(os.listdir(folder)) if name.endswith(".jsonl")]
+    if headlines:
+        sets += headline_proxies(folder, out_dir)
+    results = []
+    for name, path in sets:
+        gold = load_gold(path)
+        rows, seconds = run_pipeline(path, out_dir, "events-" + name.replace("~", "-").replace("+", "-"), extra)
         pred = {r[0]: r[1] for r in rows}
         # An article the pipeline rejected (e.g. a headline without text) is scored as a story of its own.
         missing = sorted(set(gold) - set(pred))
@@ -155,7 +200,7 @@ def events_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[dict]:
             pred[i] = "rejected:" + i
         results.append(
             {
-                "set": name[:-6],
+                "set": name,
                 "articles": len(gold),
                 "events": len(set(gold.values())),
                 "stories": len({pred[i] for i in gold}),
@@ -197,17 +242,18 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-dir", required=True)
     parser.add_argument("--keep", default=None, help="write the pipeline output here instead of a temporary folder")
     parser.add_argument("--skip-variants", action="store_true", help="only the same-event sets")
+    parser.add_argument("--skip-headlines", action="store_true", help="no headline-only proxies")
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     with tempfile.TemporaryDirectory(prefix="newsbeam-events-") as tmp:
         out_dir = os.path.abspath(args.keep or tmp)
-        results = events_table(args.eval_dir, out_dir, extra)
+        results = events_table(args.eval_dir, out_dir, extra, headlines=not args.skip_headlines)
         print(f"\nSame-event stories (real pipeline, default settings{' + ' + ' '.join(extra) if extra else ''})\n")
-        print(f"{'set':<22}{'articles':>9}{'events':>7}{'stories':>8}   {'B3 P':>6}{'B3 R':>6}{'B3 F1':>7}   {'pw P':>6}{'pw R':>6}{'pw F1':>7}{'time s':>8}{'rejected':>9}")
+        print(f"{'set':<30}{'articles':>9}{'events':>7}{'stories':>8}   {'B3 P':>6}{'B3 R':>6}{'B3 F1':>7}   {'pw P':>6}{'pw R':>6}{'pw F1':>7}{'time s':>8}{'rejected':>9}")
         for r in results:
             (bp, br, bf), (pp, pr, pf) = r["bcubed"], r["pairwise"]
             print(
-                f"{r['set']:<22}{r['articles']:>9}{r['events']:>7}{r['stories']:>8}   {bp:>6.3f}{br:>6.3f}{bf:>7.3f}   "
+                f"{r['set']:<30}{r['articles']:>9}{r['events']:>7}{r['stories']:>8}   {bp:>6.3f}{br:>6.3f}{bf:>7.3f}   "
                 f"{pp:>6.3f}{pr:>6.3f}{pf:>7.3f}{r['seconds']:>8.1f}{r['rejected']:>9}"
             )
         if any(r["rejected"] for r in results):

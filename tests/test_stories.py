@@ -27,6 +27,7 @@ from transforms.stories import (
     tfidf_vector,
     block_keys,
     block_pairs,
+    enough_shared,
     pair_block,
     time_slices,
     within_window,
@@ -77,6 +78,19 @@ def test_tfidf_vectors_are_normalised_and_block_on_shared_terms():
     assert np.isclose(cosine(va, va), 1.0)
 
 
+def test_an_article_without_names_is_compared_on_its_words_alone():
+    headline = term_counts("quake kills twelve villagers near zarand", "")
+    named = term_counts("Quake in Kerman", "The quake in Kerman killed twelve villagers near Zarand.")
+    assert not headline[1] and named[1]
+    dfs = DocFreq(2, dict(__import__("collections").Counter(list(headline[0]) + list(named[0]))))
+    vh, vn = (tfidf_vector(x, (0,), None, c, dfs, CFG) for x, c in (("h", headline), ("n", named)))
+    words_only = tfidf_vector("w", (0,), None, (named[0], __import__("collections").Counter()), dfs, CFG)
+    # One view with the whole unit norm (not half of it), two views each scaled by sqrt(1/2).
+    assert np.isclose(np.linalg.norm(vh.weights), 1.0) and np.isclose(cosine(vh, vh), 1.0)
+    assert np.isclose(cosine(vh, vn), np.sqrt(0.5) * cosine(vh, words_only))
+    assert (vn.terms >= 1 << CFG.vocab_bits).any() and np.isclose(np.linalg.norm(vn.weights), 1.0)
+
+
 @pytest.mark.parametrize(
     "a,b,expected",
     [(0.0, 3 * 86400.0, True), (0.0, 3 * 86400.0 + 1, False), (None, 1e9, True), (5.0, None, True)],
@@ -106,14 +120,33 @@ def test_articles_within_the_window_share_a_time_slice_and_one_scoring_block():
     assert (3, None) not in block_keys(a, False, CFG)
 
 
-def test_a_pair_sharing_one_rare_term_is_no_candidate():
+LONG = tuple(range(100, 100 + CFG.block_terms))  # a full quota of blocking terms: a long article
+
+
+def test_a_pair_of_long_articles_sharing_one_rare_term_is_no_candidate():
     t = np.array([3, 5, 7], np.int32)
     w = np.full(3, 1 / np.sqrt(3), np.float32)
-    a = Vec("a", (0,), None, t, w, (3, 5))
-    one = Vec("b", (0,), None, t, w, (3, 9))
-    two = Vec("c", (0,), None, t, w, (3, 5))
+    a = Vec("a", (0,), None, t, w, (3, 5) + LONG[2:])
+    one = Vec("b", (0,), None, t, w, (3, 9) + tuple(x + 100 for x in LONG[2:]))
+    two = Vec("c", (0,), None, t, w, (3, 5) + tuple(x + 200 for x in LONG[2:]))
     assert [e[1][0] for e in block_pairs((3, None), [a, one, two], set(), CFG)] == ["c"]
     assert len(list(block_pairs((3, None), [a, one], set(), StoryConfig(min_shared_terms=1)))) == 1
+
+
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        (LONG, LONG[:1] + tuple(x + 100 for x in LONG[1:]), False),  # two long articles, one shared term
+        (LONG, LONG[:2] + tuple(x + 100 for x in LONG[2:]), True),  # two long articles, two shared terms
+        (LONG, (LONG[0], 7, 9), True),  # a headline with three rare terms shares one with a long article
+        ((LONG[0], 7), (LONG[0], 9), True),  # two headlines sharing one rare term
+        ((5, 7), (8, 9), False),  # two headlines sharing none
+    ],
+    ids=["long-one", "long-two", "short-long-one", "short-short-one", "short-none"],
+)
+def test_enough_shared_blocking_terms(a, b, expected):
+    assert enough_shared(a, b, CFG) is expected
+    assert enough_shared(b, a, CFG) is expected
 
 
 def node(aid, ts=None):
@@ -273,3 +306,15 @@ def test_shuffled_input_gives_the_same_stories(seed):
     with TestPipeline() as p:
         out = p | beam.Create(arts) | DeduplicateStories()
         assert_that(out["articles"], check)
+
+
+def test_headline_only_articles_form_stories_and_siblings_stay_apart():
+    # Headline feeds: a title and a time, no body (the read stage gives such an article an empty text).
+    arts = [article(f"a{i}", t, "", T0 + dt.timedelta(hours=i)) for i, t in enumerate(
+        ["Kerman earthquake kills 12 near Zarand", "Kerman earthquake: rescuers search rubble near Zarand",
+         "Red Crescent sends aid to Zarand after Kerman earthquake"])]
+    arts += [article(f"b{i}", t, "", T0 + dt.timedelta(hours=i)) for i, t in enumerate(
+        ["Valparaiso earthquake kills two in Vina del Mar", "Valparaiso earthquake: Boric visits Vina del Mar",
+         "Vina del Mar port reopens after Valparaiso earthquake"])]
+    arts.append(article("u", "Central bank holds interest rates steady", "", T0))
+    run_stories(arts, [["a0", "a1", "a2"], ["b0", "b1", "b2"], ["u"]])

@@ -62,7 +62,9 @@ class StoryConfig:
     # A pair is a candidate only when it shares at least this many blocking (strong, rare) terms, as in
     # GDELT's "minimum number of shared rare words": one shared name is what sibling events of one kind
     # (the same fighter's two fights) have in common. Measured: ECB+ B3 F1 0.904 -> 0.916 at 2,
-    # NewsWCL50 unchanged (0.984); 3 costs recall on both.
+    # NewsWCL50 unchanged (0.984); 3 costs recall on both. A short article (a headline, a brief) has
+    # fewer rare words than the block_terms quota, all of them blocking terms: one shared is enough
+    # when either article of the pair is short (see enough_shared).
     min_shared_terms: int = 2
     min_edge: float = 0.05  # candidate pairs below this similarity are not kept
     vocab_bits: int = 22  # hashed vocabulary size 2**bits bounds the document-frequency table
@@ -175,24 +177,30 @@ def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int
     return scored[: cfg.max_terms]
 
 
-def _normalised(scored: list[tuple[int, float, int]], offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _normalised(scored: list[tuple[int, float, int]], offset: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     norm = math.sqrt(sum(w * w for _, w, _ in scored)) or 1.0
     order = sorted(scored, key=lambda x: x[0])
     return (np.array([t + offset for t, _, _ in order], dtype=np.int32),
-            np.array([w / norm * _HALF for _, w, _ in order], dtype=np.float32))
+            np.array([w / norm * scale for _, w, _ in order], dtype=np.float32))
 
 
 _HALF = math.sqrt(0.5)
 
 
 def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig) -> Vec:
-    """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles)."""
+    """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles).
+
+    An article without names (a lower-case headline) has one view, which then takes the whole unit norm:
+    it meets an article with names at sqrt(1/2) of the words cosine and one without at the full cosine,
+    instead of at most half of it.
+    """
     full, names = counts if isinstance(counts, tuple) else (counts, Counter())
     scored = _weighted(full, dfs, cfg)
     max_df = max(cfg.block_min_df, cfg.block_max_share * dfs.n)
     blocks = tuple(sorted(t for t, _, df in [s for s in scored if 2 <= s[2] <= max_df][: cfg.block_terms]))
-    terms, weights = _normalised(scored)
-    name_terms, name_weights = _normalised(_weighted(names, dfs, cfg), 1 << cfg.vocab_bits)
+    name_scored = _weighted(names, dfs, cfg)
+    terms, weights = _normalised(scored, 0, _HALF if name_scored else 1.0)
+    name_terms, name_weights = _normalised(name_scored, 1 << cfg.vocab_bits, _HALF)
     return Vec(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks)
 
 
@@ -202,8 +210,18 @@ def _dot(ta, wa, tb, wb) -> float:
 
 
 def cosine(a: Vec, b: Vec) -> float:
-    """Same-event similarity: the mean of the full-text cosine and the names cosine."""
+    """Same-event similarity: the mean of the full-text cosine and the names cosine (words alone without names)."""
     return _dot(a.terms, a.weights, b.terms, b.weights)
+
+
+def enough_shared(blocks_a: tuple, blocks_b: tuple, cfg: StoryConfig) -> bool:
+    """The pair shares min_shared_terms blocking terms, or one when either article is short.
+
+    A short article (a headline, a brief) has fewer rare terms than the block_terms quota, so all of
+    them are blocking terms and one shared rare word is as telling as two in a full article.
+    """
+    need = cfg.min_shared_terms if min(len(blocks_a), len(blocks_b)) >= cfg.block_terms else 1
+    return len(set(blocks_a) & set(blocks_b)) >= need
 
 
 def within_window(ts_a: float | None, ts_b: float | None, window_s: float) -> bool:
@@ -268,7 +286,7 @@ def _gram_pairs(ms: list[Vec], min_edge: float) -> Iterator[tuple[int, int, floa
 
 def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
     """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only
-    and kept when it shares min_shared_terms blocking terms."""
+    and kept when it shares enough blocking terms (enough_shared)."""
     ms = sorted({v.article_id: v for v in members}.values(), key=lambda v: v.article_id)
     if len(ms) < 2:
         return
@@ -277,7 +295,7 @@ def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig)
         a, b = ms[i], ms[j]
         if not within_window(a.ts, b.ts, window_s) or pair_block(a, b, oversized, cfg) != key:
             continue
-        if len(set(a.blocks) & set(b.blocks)) < cfg.min_shared_terms:
+        if not enough_shared(a.blocks, b.blocks, cfg):
             continue
         yield (a.article_id, a.rank, a.ts), (b.article_id, b.rank, b.ts), round(s, 9)
 
