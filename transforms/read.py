@@ -228,8 +228,13 @@ def _peek_id(line: bytes) -> str | None:
     return None
 
 
+# Tagged output of ReadFileFn for records of files that hold many (JSON Lines, WARC).
+MANY = "many"
+
+
 class ReadFileFn(beam.DoFn):
-    """Path -> RawArticle(s); rejects go to the `rejects` tagged output."""
+    """Path -> RawArticle(s): one per .txt/.html file on the main output, those of JSONL/WARC files on
+    `many`; rejects go to the `rejects` tagged output."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
         self.max_bytes = max_bytes
@@ -259,7 +264,7 @@ class ReadFileFn(beam.DoFn):
                             yield beam.pvalue.TaggedOutput(REJECTS, item)
                         else:
                             self.records.inc()
-                            yield item
+                            yield beam.pvalue.TaggedOutput(MANY, item)
                     return
                 data = stream.read(self.max_bytes + 1)
         except (OSError, EOFError, zlib.error) as exc:
@@ -286,7 +291,7 @@ class ReadFileFn(beam.DoFn):
                 Metrics.counter("read", "warc_skipped_" + item.rec_type).inc()
             else:
                 self.records.inc()
-                yield item
+                yield beam.pvalue.TaggedOutput(MANY, item)
 
 
 class ReadArticles(beam.PTransform):
@@ -312,6 +317,9 @@ class ReadArticles(beam.PTransform):
             | "Path" >> beam.Map(lambda m: m.path)
             | "Distinct" >> beam.Distinct()
         )
-        parsed = paths | "Parse" >> beam.ParDo(ReadFileFn(self.max_bytes)).with_outputs(REJECTS, main="articles")
-        # One JSONL file yields many records on one worker: spread them before the expensive stages.
-        return {"articles": parsed["articles"] | "Spread" >> beam.Reshuffle(), REJECTS: parsed[REJECTS]}
+        parsed = paths | "Parse" >> beam.ParDo(ReadFileFn(self.max_bytes)).with_outputs(REJECTS, MANY, main="articles")
+        # Paths are already spread over workers by Distinct, so one-article files go straight on (their
+        # content never crosses a shuffle); one JSONL or WARC file yields many records on one worker,
+        # so those are spread before the expensive stages.
+        articles = (parsed["articles"], parsed[MANY] | "Spread" >> beam.Reshuffle()) | "AllArticles" >> beam.Flatten()
+        return {"articles": articles, REJECTS: parsed[REJECTS]}
