@@ -1,9 +1,9 @@
 """Throughput: the whole newsbeam pipeline vs a plain trafilatura loop over the same pages, in the same run.
 
     python -m bench.throughput --corpus '../shared/eval/extraction-dev/dragnet/input/*.html.gz' --limit 300
-    python -m bench.throughput --corpus pages.jsonl -- --direct_running_mode=multi_processing --direct_num_workers=2
+    python -m bench.throughput --corpus pages.jsonl -- --workers 1
 
-Each measurement runs in a fresh subprocess (so peak memory is its own), pipeline and baseline
+Each measurement runs in a fresh subprocess (its memory is sampled with its worker processes), pipeline and baseline
 alternate, and the medians over --repeat rounds are printed with their ratio. Arguments after
 `--` are passed to `newsbeam run` (Beam options such as the running mode).
 """
@@ -85,15 +85,51 @@ def worker(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dic
     return {"seconds": seconds, "pages": len(files), "articles": row["article_count"], "rejects": row["reject_count"], "peak_mb": peak_rss_mb()}
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return kids
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (Linux /proc), in MB; 0 where unreadable."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except OSError:
+            continue
+        todo.extend(_children(p))
+    return total / 1024.0
+
+
 def measure(kind: str, pages_dir: str, out_root: str, beam_args: list[str], round_no: int) -> dict:
+    """One measurement in a fresh subprocess; also samples the memory of its whole process tree (workers included)."""
     out_dir = os.path.join(out_root, f"{kind}-{round_no}")
     cmd = [sys.executable, "-m", "bench.throughput", "--_worker", kind, "--_pages", pages_dir, "--_out", out_dir, "--", *beam_args]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if res.returncode != 0:
-        sys.stderr.write(res.stderr[-4000:])
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        tree_peak = 0.0
+        while proc.poll() is None:
+            tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+            time.sleep(0.25)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        sys.stderr.write(stderr[-4000:])
         raise SystemExit(f"{kind} measurement failed")
     shutil.rmtree(out_dir, ignore_errors=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["tree_peak_mb"] = tree_peak
+    return result
 
 
 def main(argv=None) -> int:
@@ -127,14 +163,16 @@ def main(argv=None) -> int:
             for kind in ("pipeline", "trafilatura") if r % 2 == 0 else ("trafilatura", "pipeline"):
                 m = measure(kind, pages_dir, tmp, beam_args, r)
                 results[kind].append(m)
-                print(f"  round {r + 1} {kind:<12} {m['pages'] / m['seconds']:8.1f} pages/s  {m['seconds']:7.2f}s  peak {m['peak_mb']:.0f} MB", flush=True)
+                print(f"  round {r + 1} {kind:<12} {m['pages'] / m['seconds']:8.1f} pages/s  {m['seconds']:7.2f}s  "
+                      f"peak {m['peak_mb']:.0f} MB largest process, {m['tree_peak_mb']:.0f} MB all processes", flush=True)
     med = {k: statistics.median(x["pages"] / x["seconds"] for x in v) for k, v in results.items()}
     peak = {k: statistics.median(x["peak_mb"] for x in v) for k, v in results.items()}
+    tree = {k: statistics.median(x["tree_peak_mb"] for x in v) for k, v in results.items()}
     p = results["pipeline"][0]
     print()
-    print(f"{'':<34}{'pages/s (median)':>18}{'peak MB (median)':>18}")
-    print(f"{'newsbeam pipeline (whole run)':<34}{med['pipeline']:>18.1f}{peak['pipeline']:>18.0f}")
-    print(f"{'trafilatura.extract(fast=True) loop':<34}{med['trafilatura']:>18.1f}{peak['trafilatura']:>18.0f}")
+    print(f"{'':<38}{'pages/s':>10}{'peak MB, largest process':>26}{'peak MB, all processes':>24}   (medians)")
+    print(f"{'newsbeam pipeline (whole run)':<38}{med['pipeline']:>10.1f}{peak['pipeline']:>26.0f}{tree['pipeline']:>24.0f}")
+    print(f"{'trafilatura.extract(fast=True) loop':<38}{med['trafilatura']:>10.1f}{peak['trafilatura']:>26.0f}{tree['trafilatura']:>24.0f}")
     print(f"ratio pipeline / trafilatura loop: {med['pipeline'] / med['trafilatura']:.2f}")
     print(f"pipeline outcome: {p['articles']} articles + {p['rejects']} rejects = {p['articles'] + p['rejects']} of {n} pages; "
           f"trafilatura loop empty outputs: {results['trafilatura'][0]['empty']}")

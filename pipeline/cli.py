@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(_DropNoise())
+    from pipeline.local import LIBRARY_LOGGERS  # imports Beam: only once its noise filters are in place
+
+    for name in LIBRARY_LOGGERS:  # per-page warnings; each such page has a reject row with the reason
+        logging.getLogger(name).setLevel(logging.ERROR)
     progress = logging.getLogger("newsbeam")  # throttled progress lines from long runs (transforms/progress.py)
     progress.setLevel(logging.INFO)
     handler = logging.StreamHandler(sys.stderr)

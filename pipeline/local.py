@@ -80,6 +80,8 @@ def relayed_entry(message: str) -> tuple[str, str] | None:
 WORKER_NOISE = ("Discarding unparseable args", "apitools not found", "No semi_persistent_directory")
 # The runner's advice to use its multi_processing mode, which is what process_runner does (with its own command).
 RUNNER_NOISE = ("direct_running_mode should be",)
+# Extraction libraries warn per page ("discarding data"); the page's reject row already says why.
+LIBRARY_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext")
 RUNNER_LOGGER = "apache_beam.runners.portability.fn_api_runner.fn_runner"
 RELAY_LOGGER = "apache_beam.runners.portability.local_job_service"
 
@@ -110,6 +112,8 @@ class WorkerLogRelay(logging.Filter):
             return record.levelno >= logging.WARNING
         message, location = entry
         if any(n in message for n in WORKER_NOISE):
+            return False
+        if record.levelno < logging.ERROR and any(f"{os.sep}{lib}{os.sep}" in location for lib in LIBRARY_LOGGERS):
             return False
         if self.own_location in location:
             logging.getLogger(self.target).info(message)

@@ -39,3 +39,13 @@ def test_run_then_sql(tmp_path):
     assert res.stdout.splitlines() == ["n", "1"]
     res = newsbeam("sql", "--output", str(out), "SELECT nope FROM articles")
     assert res.returncode == 1 and "nope" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_page_without_text_is_a_reject_not_a_library_warning(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "empty.html").write_text("<html> <head> <title> ERROR </title> </head> <body> </body> </html>")
+    res = newsbeam("run", "--input", str(pages), "--output", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert "inputs          1  = 0 articles + 1 rejects" in res.stdout and "extraction_failed     1" in res.stdout
+    assert "discarding data" not in res.stderr, res.stderr

@@ -84,6 +84,9 @@ def test_worker_log_relay_shows_progress_and_warnings_not_chatter():
     assert relay.filter(noise) is False
     real = _record(logging.WARNING, 'Worker: severity: WARN message: "disk almost full" log_location: "w.py:1"')
     assert relay.filter(real) is True and real.getMessage() == "worker: disk almost full"
+    library = _record(logging.WARNING, 'Worker: severity: WARN message: "discarding data: None" '
+                                       'log_location: "/v/site-packages/trafilatura/core.py:465"')
+    assert relay.filter(library) is False
     own = _record(logging.WARNING, "Job failed")
     assert relay.filter(own) is True
     assert seen == ["read: 10 so far"]
