@@ -28,6 +28,7 @@ from transforms.stories import (
     block_keys,
     block_pairs,
     enough_shared,
+    group_similarity,
     pair_block,
     time_slices,
     within_window,
@@ -149,8 +150,8 @@ def test_enough_shared_blocking_terms(a, b, expected):
     assert enough_shared(b, a, CFG) is expected
 
 
-def node(aid, ts=None):
-    return (aid, (ts or 0.0, 0, aid), ts)
+def node(aid, ts=None, headline=False):
+    return (aid, (ts or 0.0, 0, aid), ts, headline)
 
 
 def edges_two_groups_and_bridge(bridge_sim):
@@ -169,6 +170,41 @@ def test_single_link_would_have_chained():
     # cluster; average linkage keeps the two groups apart as long as the mean stays below threshold.
     labels = average_linkage(edges_two_groups_and_bridge(0.55), CFG)
     assert labels["a1"] != labels["b1"]
+
+
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        ((2, 0.5, True), (1, 0.0, True), 0.36 / np.sqrt(3.0)),  # two headline groups: centroid cosine
+        ((2, 0.5, True), (1, 0.0, False), 0.18),  # a full article on one side: average
+        ((2, 0.5, False), (1, 0.0, False), 0.18),  # full articles: average
+    ],
+    ids=["headlines-centroid", "mixed-average", "full-average"],
+)
+def test_group_similarity(a, b, expected):
+    assert np.isclose(group_similarity(0.36, a, b), expected)
+    assert np.isclose(group_similarity(0.36, b, a), expected)
+
+
+@pytest.mark.parametrize("headline", [True, False], ids=["headlines-join", "articles-stay-apart"])
+def test_a_headline_joins_a_headline_story_through_its_centroid(headline):
+    # h3 is weakly similar to each of h1, h2 (average 0.18, below the threshold) but its centroid
+    # cosine with {h1, h2} is 0.36 / sqrt(3) = 0.21: headlines join, full articles do not.
+    h1, h2, h3 = (node(x, headline=headline) for x in ("h1", "h2", "h3"))
+    labels = average_linkage([(h1, h2, 0.5), (h3, h1, 0.18), (h3, h2, 0.18)], CFG)
+    assert labels["h1"] == labels["h2"]
+    assert (labels.get("h3") == labels["h1"]) is headline
+
+
+def test_a_bridging_headline_does_not_merge_two_headline_stories():
+    a = [node(f"a{i}", headline=True) for i in range(4)]
+    b = [node(f"b{i}", headline=True) for i in range(4)]
+    x = node("x", headline=True)
+    edges = [(g[i], g[j], 0.5) for g in (a, b) for i in range(4) for j in range(i + 1, 4)]
+    edges += [(x, n, 0.4) for n in a + b]
+    labels = average_linkage(edges, CFG)
+    assert len({labels[n[0]] for n in a}) == 1 and len({labels[n[0]] for n in b}) == 1
+    assert labels["a0"] != labels["b0"]
 
 
 def test_average_linkage_respects_time_window():

@@ -3,7 +3,8 @@
 Steps: document frequencies in one global combine (side input) -> one sparse TF-IDF vector per
 article -> blocks keyed by (strong rare term, time slice) -> cosine scores inside blocks (each pair
 scored once) -> average-linkage clustering over the candidate graph. Average linkage counts a
-missing edge as zero similarity, so one article bridging two events cannot merge them.
+missing edge as zero similarity, so one article bridging two events cannot merge them. Groups of
+headline-only articles are compared by their centroids instead (see group_similarity).
 
 Cost stays near-linear: blocking terms are in at most a small share of the corpus, dated articles
 meet only within their time slices, and a (term, slice) block with more than max_block articles is
@@ -42,11 +43,10 @@ _TOKEN = re.compile(r"[^\W_][\w'’.-]*[^\W_]|[^\W_]", re.UNICODE)
 class StoryConfig:
     """Same-event clustering settings (fixed in advance, not tuned per data set)."""
 
-    # Average similarity (mean of the full-text and the name cosines) needed to join two groups into one
-    # story. Measured with bench/quality_events.py (B3 F1 at 0.18 / 0.19 / 0.2 / 0.21): ECB+ 0.916 / 0.928
-    # / 0.915 / 0.906, NewsWCL50 0.984 up to 0.2 then 0.967, headline-only proxies rising as it falls.
-    # 0.19 is the middle of the band where both full-text sets are at their best; ECB+ is a knife edge
-    # there (see README "Quality").
+    # Similarity (mean of the full-text and the name cosines; average linkage, centroids for headline
+    # groups) needed to join two groups into one story. Measured with bench/quality_events.py (B3 F1 at
+    # 0.18 / 0.19 / 0.2): ECB+ 0.925 / 0.938 / 0.925, NewsWCL50 0.984 (0.967 at 0.21), ECB+ titles only
+    # 0.726 / 0.722 / 0.716. 0.19 is the middle of the band where both full-text sets are at their best.
     threshold: float = 0.19
     window_days: float = 3.0  # dated articles further apart than this never share a story
     title_weight: int = 2  # title terms count this many times
@@ -165,6 +165,7 @@ class Vec:
     terms: np.ndarray  # int32 (hashed vocabulary plus the names offset), sorted
     weights: np.ndarray  # float32
     blocks: tuple  # blocking terms, sorted
+    headline: bool = False  # a title and no body
 
 
 def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int, float, int]]:
@@ -189,7 +190,7 @@ def _normalised(scored: list[tuple[int, float, int]], offset: int, scale: float)
 _HALF = math.sqrt(0.5)
 
 
-def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig) -> Vec:
+def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig, headline: bool = False) -> Vec:
     """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles).
 
     An article without names (a lower-case headline) has one view, which then takes the whole unit norm:
@@ -203,7 +204,7 @@ def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, 
     name_scored = _weighted(names, dfs, cfg)
     terms, weights = _normalised(scored, 0, _HALF if name_scored else 1.0)
     name_terms, name_weights = _normalised(name_scored, 1 << cfg.vocab_bits, _HALF)
-    return Vec(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks)
+    return Vec(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks, headline)
 
 
 def _dot(ta, wa, tb, wb) -> float:
@@ -299,14 +300,34 @@ def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig)
             continue
         if not enough_shared(a.blocks, b.blocks, cfg):
             continue
-        yield (a.article_id, a.rank, a.ts), (b.article_id, b.rank, b.ts), round(s, 9)
+        yield (a.article_id, a.rank, a.ts, a.headline), (b.article_id, b.rank, b.ts, b.headline), round(s, 9)
+
+
+def group_similarity(cross: float, a: tuple[int, float, bool], b: tuple[int, float, bool]) -> float:
+    """Similarity of two groups from the sum of their cross similarities; a, b = (size, sum of the
+    similarities inside the group, all members headline-only).
+
+    Average linkage (cross / (size_a * size_b)) in general. Two groups of headlines are compared by
+    their centroids, as streaming news clustering compares an article to story centroids: a headline
+    carries only a few of its event's words, so headlines of one event are each weakly similar to
+    one another and strongly to their sum. The centroid cosine follows from the same sums (the squared
+    norm of a sum of unit vectors is size + 2 * inner sum; pairs that are no candidates count as 0, as
+    in average linkage), so no vector is needed here. Centroids chain more easily than averages: a
+    headline strongly similar to two small headline groups can join them (tests show where it does not).
+    """
+    (na, ia, ha), (nb, ib, hb) = a, b
+    if ha and hb:
+        return cross / math.sqrt((na + 2.0 * ia) * (nb + 2.0 * ib))
+    return cross / (na * nb)
 
 
 def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfig) -> dict[str, str]:
     """Agglomerative average-linkage clustering over a sparse similarity graph, with a time-span limit.
 
-    Returns {article_id: id of the best-ranked member of its cluster} for clusters of 2+ articles.
+    Edges are ((id, rank, ts, headline), (id, rank, ts, headline), similarity). Returns
+    {article_id: id of the best-ranked member of its cluster} for clusters of 2+ articles.
     Missing edges count as similarity 0, so weakly connected groups stay apart (no chaining).
+    Groups made only of headlines are compared by their centroids (group_similarity).
     """
     info: dict[str, tuple] = {}
     pair_sum: dict[tuple[str, str], float] = {}
@@ -319,6 +340,8 @@ def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfi
     members = {aid: [aid] for aid in info}
     span = {aid: (info[aid][2], info[aid][2]) for aid in info}
     version = {aid: 0 for aid in info}
+    inner = {aid: 0.0 for aid in info}  # sum of the similarities inside the cluster
+    heads = {aid: bool(info[aid][3]) for aid in info}  # all members headline-only
     nbrs: dict[str, dict[str, float]] = {aid: {} for aid in info}
     for (a, b), s in pair_sum.items():
         nbrs[a][b] = s
@@ -339,6 +362,8 @@ def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfi
         if lo is not None and hi - lo > window_s:
             continue
         # Merge b into a.
+        inner[a] += inner.pop(b) + nbrs[a].get(b, 0.0)
+        heads[a] = heads[a] and heads.pop(b)
         members[a].extend(members.pop(b))
         span[a] = (lo, hi)
         version[a] += 1
@@ -351,9 +376,9 @@ def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfi
             nbrs[k].pop(b, None)
             nbrs[a][k] = nbrs[a].get(k, 0.0) + s
             nbrs[k][a] = nbrs[a][k]
-        size_a = len(members[a])
+        group_a = (len(members[a]), inner[a], heads[a])
         for k, s in nbrs[a].items():
-            avg = s / (size_a * len(members[k]))
+            avg = group_similarity(s, group_a, (len(members[k]), inner[k], heads[k]))
             if avg >= cfg.threshold:
                 x, y = (a, k) if a < k else (k, a)
                 heapq.heappush(heap, (-avg, x, y, version[x], version[y]))
@@ -375,11 +400,13 @@ class Counted:
     rank: tuple
     ts: float | None
     counts: tuple  # (all-words Counter, names Counter)
+    headline: bool = False  # a title and no body
 
 
 def counted_of(a: CleanArticle, cfg: StoryConfig) -> Counted:
     ts = a.published_at.timestamp() if a.published_at is not None else None
-    return Counted(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), ts, term_counts(a.title, a.text, cfg))
+    return Counted(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), ts, term_counts(a.title, a.text, cfg),
+                   not a.text.strip())
 
 
 class VectorFn(beam.DoFn):
@@ -387,7 +414,7 @@ class VectorFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, c: Counted, dfs: DocFreq):
-        yield tfidf_vector(c.article_id, c.rank, c.ts, c.counts, dfs, self.cfg)
+        yield tfidf_vector(c.article_id, c.rank, c.ts, c.counts, dfs, self.cfg, c.headline)
 
 
 class BlockKeysFn(beam.DoFn):
