@@ -71,6 +71,16 @@ def score(pairs: list[tuple[str, str]]) -> tuple[float, float, float]:
 # ----------------------------------------------------------------------------------------------
 
 
+def decode_gold(data: bytes) -> str:
+    """Text of a gold file: most are UTF-8, a few dragnet files are UTF-16 (with a BOM) or Windows-1252."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def read_gold(set_name: str, text: str) -> str:
     if set_name == "dragnet":
         m = _COMMENTS_LINE.search(text)
@@ -92,7 +102,7 @@ def load_set(eval_dir: Path, set_name: str, limit: int | None, seed: int) -> lis
     out = []
     for pid in ids:
         data = gzip.decompress((base / "input" / f"{pid}.html.gz").read_bytes())
-        gold = (base / "gold" / f"{pid}.txt").read_text(encoding="utf-8", errors="replace")
+        gold = decode_gold((base / "gold" / f"{pid}.txt").read_bytes())
         out.append((pid, data, read_gold(set_name, gold)))
     return out
 
