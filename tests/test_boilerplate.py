@@ -137,6 +137,83 @@ def test_comment_tab_above_the_article_does_not_end_the_body():
     assert ("comment_section", "12 Comments") in res.removed
 
 
+COMMENT = "I think the council should have built the flood walls years ago, when everyone could see this coming."
+
+
+def _thread(n: int, long: bool = False) -> list[str]:
+    """A comment thread without a heading: name, date-time stamp, a comment (long: three times the post)."""
+    out = []
+    for d in range(1, n + 1):
+        out += [f"Reader{d}", f"July {d}, 2016 at 9:4{d} am", " ".join([COMMENT] * (8 if long else 3))]
+    return out
+
+
+@pytest.mark.parametrize(
+    "line,sentence",
+    [("“We have never seen anything like it,” one farmer said.", True),
+     ("“We have never seen anything like it,“ one farmer said.“", True),
+     ("He said it was the worst flood in forty years.''", True),
+     ("Arsenio Hall’s Late-Night Talk Show Now A Firm Go For …", False),
+     ("Ten things you never knew about the river that runs through the town...", False),
+     ("Water levels in the city centre", False)],
+    ids=["curly_quotes", "retyped_open_quote", "two_apostrophes", "ellipsis_teaser", "dots_teaser", "no_punctuation"],
+)
+def test_ends_like_sentence(line, sentence):
+    assert bp.ends_like_sentence(line) is sentence
+
+
+def test_retyped_quotes_and_doubled_blank_lines_keep_every_word():
+    """Over-cleaning guard for a syndicated copy whose quotes, commas and spacing were retyped: nothing is lost."""
+    quoted = ["The mayor said the town would “rebuild every house that the river took from us this week.”",
+              "“We will not leave,” said one resident, “because this valley is our home and always will be.”"]
+    variant = [line.replace("”", "“").replace(",", "") for line in BODY + quoted]
+    spaced = [x for line in variant for x in (line, "")]
+    for structural in (True, False):
+        assert bp.clean_lines(spaced, structural=structural).text.split() == " ".join(variant).split()
+
+
+def test_teasers_ending_in_ellipsis_are_not_the_article():
+    """A list of truncated headlines above a share bar loses to the article below it, though it comes first."""
+    teasers = [f"Story number {n} about the council and the storm that is still to come and what it means for …"
+               for n in range(6)]
+    lines = ["Example News", *teasers, "Share | Tweet | Email", "Floods force thousands from their homes", *BODY]
+    assert bp.clean_lines(lines).text.split("\n") == BODY
+
+
+@pytest.mark.parametrize(
+    "line,wall",
+    [("Phil White responded to Davey on November 13th, 2012 at 8:19 am Link To Comment | Reply To Comment", True),
+     ("The flood reached the town hall on November 13th, 2012 at 8:19 am and the mayor left by boat, officials said.", False)],
+    ids=["long_comment_stamp", "sentence_with_time"],
+)
+def test_comment_stamp_with_author_and_links_is_a_wall(line, wall):
+    assert bp.is_wall(line, bp.match_line_rule(line)) is wall
+
+
+def test_lone_dateline_stamp_does_not_split_the_article():
+    """A post's own date-time stamp inside it is not comment furniture; the same stamps recurring are."""
+    lead = BODY[:2]
+    rest = BODY[3:]
+    lines = ["Floods force thousands from their homes", *lead, "Updated 7/23/2016 8:26:15 PM ET", *rest]
+    assert bp.clean_lines(lines).text.split("\n") == lead + rest
+    threaded = ["Floods force thousands from their homes", *BODY, *_thread(3)]
+    assert bp.clean_lines(threaded).text.split("\n") == BODY
+
+
+def test_short_article_above_a_long_thread_is_kept():
+    """A short post above a thread many times its length: the thread's recurring stamps put the article above it."""
+    post = [BODY[0], BODY[1], BODY[3]]
+    lines = ["Floods force thousands from their homes", *post, *_thread(8, long=True)]
+    res = bp.clean_lines(lines)
+    assert res.text.split("\n") == post
+    # Share bars recurring are not a thread: a site blurb above them does not become the article.
+    blurb = ("Example Blog is written by a group of retired engineers who care about rivers, dams and the towns "
+             "that grow up along them, and who have spent forty years measuring water in places most people never see. ") * 2
+    bars = ["Share | Tweet | Email", "Example Blog", "Facebook", "Example Blog", "Share this:", "Example Blog", "Twitter"]
+    article = [line for line in BODY if len(line.split()) > 6] * 3
+    assert bp.clean_lines([blurb.strip(), *bars, *article]).text.split("\n") == article
+
+
 @pytest.mark.parametrize(
     "lines,kept",
     [

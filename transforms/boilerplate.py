@@ -42,6 +42,12 @@ class CleanConfig:
     body_min_region: int = 80
     # ... and at least this share of the best section's body words (a short blurb above the article is not it).
     body_min_share: float = 0.2
+    # Raw text: comment furniture (stamps, "Reply", headings) recurring within this many lines is a thread ...
+    thread_gap: int = 12
+    # ... when a wall is followed by this many more, each within thread_gap lines of the one before.
+    thread_follow: int = 2
+    # ... and the article is above the thread when a run there weighs this many body words (however long the thread).
+    thread_article_min: float = 40.0
     # Raw text: runs of this many short unpunctuated lines inside the body are link lists.
     link_run: int = 2
     # ... of lines up to this many words; a longer unpunctuated line is a list item of the article.
@@ -64,6 +70,8 @@ class CleanConfig:
             raise ValueError("learn_min_articles must be >= 2 and <= learn_min_articles_long")
         if self.gap_cost <= 0 or self.link_run < 2:
             raise ValueError("gap_cost must be > 0 and link_run >= 2")
+        if self.thread_gap < 1 or self.thread_follow < 1:
+            raise ValueError("thread_gap and thread_follow must be >= 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,11 +82,16 @@ def words(line: str) -> int:
     return len(line.split())
 
 
-_END = re.compile(r"""[.!?…:;]["'”’»)\]]*$""")
+# Sentence punctuation, then any closing quotes or brackets, typed either way round (“ ” ‘ ’ « » '' "):
+# a text whose quotes were retyped must not lose its sentences.
+_END = re.compile(r"""[.!?…:;]["'“”‘’«»„)\]*_]*$""")
+# A trailing ellipsis: a truncated teaser ("Arsenio Hall's Talk Show Now A Firm Go For …"), not a sentence.
+_TRUNCATED = re.compile(r"(…|\.\.\.+|\[\.\.\.\]|\[…\])\s*$")
 
 
 def ends_like_sentence(line: str) -> bool:
-    return bool(_END.search(line))
+    """Ends with sentence punctuation; a trailing ellipsis marks a truncated teaser, not a sentence."""
+    return bool(_END.search(line)) and not _TRUNCATED.search(line)
 
 
 def _rx(pattern: str) -> re.Pattern:
@@ -281,7 +294,53 @@ def is_wall(line: str, verdict: str | None) -> bool:
     short = words(line) <= 12
     if short and _COMMENT_MARK.match(line):
         return True
-    return short and not ends_like_sentence(line) and bool(_TIME.search(line)) and bool(_MONTH.search(line))
+    # A comment's date-time stamp, with its author and links ("Jo responded to Ann on May 2, 2012 at 8:19 am
+    # Link To Comment | Reply") up to 20 words.
+    return words(line) <= 20 and not ends_like_sentence(line) and bool(_TIME.search(line)) and bool(_MONTH.search(line))
+
+
+def _is_weak_wall(line: str, verdict: str | None) -> bool:
+    """A wall only by a date-time stamp or an "X said:" mark: on its own it is the article's dateline or a quote."""
+    return verdict not in ("comment_meta", "share_widget") and not _COMMENT_HEAD.match(line) and not _REPLY.match(line)
+
+
+_REPLY = _rx(r"^(reply|report( abuse| comment)?|(log|sign) in to reply|flag( as inappropriate)?)( ↓| »)?$")
+
+
+def _is_comment_wall(line: str, verdict: str | None) -> bool:
+    """A wall that belongs to a comment thread (not a share bar, unless the bar is a comment heading)."""
+    if verdict == "share_widget":
+        return bool(_COMMENT_HEAD.match(line))
+    return is_wall(line, verdict)
+
+
+def _drop_lone_stamps(lines, verdict, walls: list[int], cfg: CleanConfig) -> list[int]:
+    """Walls minus weak ones (stamps, "X said:") with no other wall within `thread_gap` lines: a thread's
+    stamps recur, a post's own dateline ("Posted at 10:00 AM ET, 11/29/2011") or a quoted "X said:" does not.
+    A stamp right next to another weak wall (a two-line dateline) does not count as recurring."""
+    weak = {i for i in walls if _is_weak_wall(lines[i], verdict[i])}
+    kept = []
+    for n, i in enumerate(walls):
+        if i in weak:
+            near = [j for j in walls[max(0, n - cfg.thread_gap): n + cfg.thread_gap + 1]
+                    if j != i and abs(i - j) <= cfg.thread_gap and not (j in weak and abs(i - j) <= 1)]
+            if not near:
+                continue
+        kept.append(i)
+    return kept
+
+
+def _thread_start(lines, verdict, sections, cfg: CleanConfig) -> int | None:
+    """Index of the section that a comment thread follows: the first comment wall followed by `thread_follow`
+    more, each within `thread_gap` lines of the one before; None when the page has no such thread."""
+    ks = [k for k, (_, b) in enumerate(sections) if b < len(lines) and _is_comment_wall(lines[b], verdict[b])]
+    at = [sections[k][1] for k in ks]
+    for n, k in enumerate(ks):
+        if n + cfg.thread_follow < len(ks) and all(
+            at[n + m + 1] - at[n + m] <= cfg.thread_gap for m in range(cfg.thread_follow)
+        ):
+            return k
+    return None
 
 
 def _best_segment(lines, verdict, cfg, lo, hi) -> tuple[float, int, int]:
@@ -334,10 +393,17 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     widgets) split the page into sections a run cannot cross; the article is the first section holding
     a substantial run (`body_min_region` words or half the best section's, and at least `body_min_share`
     of it), since comments and share bars follow the article and a "Comments" tab may sit above it.
+    A lone date-time stamp is the post's dateline, not a wall; above a comment thread (furniture that
+    recurs) only the sections before it compete when one holds `thread_article_min` body words.
     """
     walls = [i for i, line in enumerate(lines) if is_wall(line, verdict[i]) and not _between_paragraphs(lines, verdict, i, cfg)]
+    walls = _drop_lone_stamps(lines, verdict, walls, cfg)
     bounds = [-1, *walls, len(lines)]
     sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
+    # Above a comment thread, a run of a few body lines is the article, however long the thread below it.
+    thread = _thread_start(lines, verdict, sections, cfg)
+    if thread is not None and max(score for (score, _, _), _ in sections[: thread + 1]) >= cfg.thread_article_min:
+        sections = sections[: thread + 1]
     top = max(score for (score, _, _), _ in sections)
     need = max(min(cfg.body_min_region, 0.5 * top), cfg.body_min_share * top)
     for (score, start, end), wall in sections:
