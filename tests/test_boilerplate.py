@@ -215,6 +215,24 @@ def test_short_article_above_a_long_thread_is_kept():
 
 
 @pytest.mark.parametrize(
+    "heading", ["{ 131 comments }", "8 appreciated comments on “Floods force thousands”", "Public discussion (4)"],
+)
+def test_comment_heading_puts_a_substantial_article_above_a_much_longer_thread(heading):
+    """Below a comment heading is the thread, even when it is more than five times the article's length."""
+    article = [line for line in BODY if len(line.split()) > 6] * 2
+    thread = [x for d in range(12) for x in (f"Reader{d}", " ".join([COMMENT] * 3))]
+    lines = ["Floods force thousands from their homes", *article, heading, *thread]
+    assert bp.clean_lines(lines).text.split("\n") == article
+
+
+def test_comment_count_in_a_post_header_is_not_the_thread():
+    """A "0 Comments" link under the headline, with only a short menu above it, does not cut the article off."""
+    menu = "News Sport Weather Business Culture Travel Opinion Video Podcasts Newsletters Puzzles Archive Events Jobs"
+    lines = [menu + " " + menu, "Floods force thousands from their homes", "0 Comments", *BODY]
+    assert bp.clean_lines(lines).text.split("\n") == BODY
+
+
+@pytest.mark.parametrize(
     "lines,kept",
     [
         (BODY[:2] + ["Watch: the flood from the air", "Gallery: rescue in pictures"] + BODY[3:4], BODY[:2] + BODY[3:4]),

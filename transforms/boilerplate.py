@@ -46,7 +46,8 @@ class CleanConfig:
     thread_gap: int = 12
     # ... when a wall is followed by this many more, each within thread_gap lines of the one before.
     thread_follow: int = 2
-    # ... and the article is above the thread when a run there weighs this many body words (however long the thread).
+    # ... and the article is above the thread when a run there weighs this many body words (however long the
+    # thread); below a comment heading alone, body_min_region words are needed.
     thread_article_min: float = 40.0
     # Raw text: runs of this many short unpunctuated lines inside the body are link lists.
     link_run: int = 2
@@ -152,9 +153,10 @@ _COMMENT_META = _rx(
 )
 # Where the comment thread starts on a page dump.
 _COMMENT_HEAD = _rx(
-    r"^(\d+\s+)?(comments?|responses?|replies|reader comments|discussion)( \(\d+\))?:?$|"
+    r"^[{\[(]?\s*(\d+\s+)?(comments?|responses?|replies|(reader|public) (comments|discussion)|discussion)"
+    r"( \(?\d+\)?)?\s*[:}\])]?$|"
     r"^(leave|post|add|write) (a|your) (comment|reply|response)|^join the (discussion|conversation)|"
-    r"^\d+ (comments?|responses?|thoughts?) (on|to)\b"
+    r"^\d+ (\w+ )?(comments?|responses?|thoughts?) (on|to)\b"
 )
 _BYLINE = re.compile(
     r"^(by|written by|posted by|von|par|por)\s+[A-Z][\w.'’-]+(\s+[A-Z][\w.'’-]+){0,3}"
@@ -331,16 +333,21 @@ def _drop_lone_stamps(lines, verdict, walls: list[int], cfg: CleanConfig) -> lis
 
 
 def _thread_start(lines, verdict, sections, cfg: CleanConfig) -> int | None:
-    """Index of the section that a comment thread follows: the first comment wall followed by `thread_follow`
-    more, each within `thread_gap` lines of the one before; None when the page has no such thread."""
+    """(index of the section a comment thread follows, body words the sections above need to hold the article).
+
+    The thread starts at the first comment wall followed by `thread_follow` more, each within `thread_gap`
+    lines of the one before (`thread_article_min` above it), or at a comment heading such as "{ 131 comments }"
+    (a full `body_min_region` above it, since a bare count also sits under headlines); (None, 0) without one."""
     ks = [k for k, (_, b) in enumerate(sections) if b < len(lines) and _is_comment_wall(lines[b], verdict[b])]
     at = [sections[k][1] for k in ks]
     for n, k in enumerate(ks):
         if n + cfg.thread_follow < len(ks) and all(
             at[n + m + 1] - at[n + m] <= cfg.thread_gap for m in range(cfg.thread_follow)
         ):
-            return k
-    return None
+            return k, cfg.thread_article_min
+        if _COMMENT_HEAD.match(lines[at[n]]) and not _BARE_COMMENTS.match(lines[at[n]]):
+            return k, cfg.body_min_region
+    return None, 0.0
 
 
 def _best_segment(lines, verdict, cfg, lo, hi) -> tuple[float, int, int]:
@@ -394,15 +401,15 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     a substantial run (`body_min_region` words or half the best section's, and at least `body_min_share`
     of it), since comments and share bars follow the article and a "Comments" tab may sit above it.
     A lone date-time stamp is the post's dateline, not a wall; above a comment thread (furniture that
-    recurs) only the sections before it compete when one holds `thread_article_min` body words.
+    recurs, or a comment heading) only the sections before it compete when they hold an article's run.
     """
     walls = [i for i, line in enumerate(lines) if is_wall(line, verdict[i]) and not _between_paragraphs(lines, verdict, i, cfg)]
     walls = _drop_lone_stamps(lines, verdict, walls, cfg)
     bounds = [-1, *walls, len(lines)]
     sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
     # Above a comment thread, a run of a few body lines is the article, however long the thread below it.
-    thread = _thread_start(lines, verdict, sections, cfg)
-    if thread is not None and max(score for (score, _, _), _ in sections[: thread + 1]) >= cfg.thread_article_min:
+    thread, need_above = _thread_start(lines, verdict, sections, cfg)
+    if thread is not None and max(score for (score, _, _), _ in sections[: thread + 1]) >= need_above:
         sections = sections[: thread + 1]
     top = max(score for (score, _, _), _ in sections)
     need = max(min(cfg.body_min_region, 0.5 * top), cfg.body_min_share * top)
