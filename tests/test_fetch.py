@@ -193,10 +193,11 @@ def test_redirect_to_non_http_scheme_is_refused(web):
 
 def test_blocked_address_is_never_contacted(web):
     urls = [web.url("/articles/a1.html"), web.base.replace("127.0.0.1", "localhost") + "/articles/a2.html"]
-    got, _ = fetch_all(urls, allow_private_addresses=False)
+    got, fetcher = fetch_all(urls, allow_private_addresses=False)
     assert [reason_of(got[u]) for u in urls] == [Reason.BLOCKED_ADDRESS, Reason.BLOCKED_ADDRESS]
     assert "loopback" in got[urls[1]].detail  # the name was resolved and its address checked
     assert web.seen() == []  # not even robots.txt
+    assert all(s.get("requests", 0) == 0 for s in fetcher.stats.values())  # and none is counted as sent
 
 
 def test_redirect_to_blocked_address_is_never_followed(web, web2):

@@ -525,13 +525,15 @@ class SlotFetcher:
         return max(h.last_end + self._interval(h), h.calls[0][1].not_before)
 
     def _send(self, h: _Host, url: str, headers: dict, want_body) -> Response | FetchError:
-        self._count(h.key, "requests")
         try:
-            return http_get(self.pm, url, headers, self.cfg, want_body)
+            result: Response | FetchError = http_get(self.pm, url, headers, self.cfg, want_body)
         except FetchError as exc:
-            return exc
+            result = exc
         finally:
             h.last_end = self.clock()
+        if not (isinstance(result, FetchError) and result.reason == Reason.BLOCKED_ADDRESS):
+            self._count(h.key, "requests")  # a refused address is never contacted: nothing was sent
+        return result
 
     def _fetch_robots(self, h: _Host, scheme: str) -> None:
         url = f"{scheme}://{h.key}/robots.txt"
