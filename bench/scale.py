@@ -1,6 +1,6 @@
 """Scale of dedup + story assignment: 10k and 100k synthetic articles through the real pipeline.
 
-    python -m bench.scale [--sizes 10000 100000] [--workdir /tmp/newsbeam-scale]
+    python -m bench.scale [--sizes 10000 100000] [--workdir /tmp/newsbeam-scale] [-- extra `newsbeam run` options]
 
 The generator writes realistic-looking news JSONL: events (a kind of event, a place, named people and
 organisations, a date) covered by 1 to 30 articles over one to three days, sentences mixing the
@@ -114,7 +114,7 @@ def generate(n: int, path: str, seed: int = 7) -> None:
                 written += 1
 
 
-def child(path: str, out_dir: str) -> None:
+def child(path: str, out_dir: str, extra: list[str]) -> None:
     """Run the pipeline once in this process and print wall time, peak RSS and counts as JSON."""
     import io
     import resource
@@ -122,7 +122,7 @@ def child(path: str, out_dir: str) -> None:
     from pipeline.main import run
 
     t0 = time.monotonic()
-    row = run(["--input", path, "--output", out_dir, "--run_id", "scale"], out=io.StringIO())
+    row = run(["--input", path, "--output", out_dir, "--run_id", "scale", *extra], out=io.StringIO())
     seconds = time.monotonic() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # Quality at this size (after timing): B-cubed F1 of story_id against the generator's event labels.
@@ -133,9 +133,11 @@ def child(path: str, out_dir: str) -> None:
     gold = load_gold(path)
     pred = dict(duckdb.connect().execute(
         f"SELECT input_id, story_id FROM read_parquet('{out_dir}/articles/scale/*.parquet')").fetchall())
-    b3 = bcubed(pred, gold)
+    # An article missing from the output is scored as a story of its own and counted as missing.
+    missing = sum(1 for i in gold if i not in pred)
+    b3 = bcubed({i: pred.get(i, "missing:" + i) for i in gold}, gold)
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "stories": row["story_count"], "events": len(set(gold.values())),
-                      "b3": b3,
+                      "b3": b3, "missing": missing,
                       "exact": row["exact_duplicate_count"], "near": row["near_duplicate_count"], "articles": row["article_count"]}))
 
 
@@ -144,9 +146,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workdir", default="/tmp/newsbeam-scale")
     parser.add_argument("--child", nargs=2, metavar=("INPUT", "OUTPUT"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    extra = [a for a in extra if a != "--"]
     if args.child:
-        child(*args.child)
+        child(*args.child, extra)
         return 0
     os.makedirs(args.workdir, exist_ok=True)
     results = {}
@@ -155,7 +158,7 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             generate(n, path)
         out_dir = os.path.join(args.workdir, f"out-{n}-{int(time.time())}")
-        proc = subprocess.run([sys.executable, "-m", "bench.scale", "--child", path, out_dir], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "bench.scale", "--child", path, out_dir, "--", *extra], capture_output=True, text=True)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr[-3000:])
             return proc.returncode
@@ -164,6 +167,8 @@ def main(argv=None) -> int:
         print(f"{n:>8} articles  {r['seconds']:>8.1f} s  peak RSS {r['peak_mb']:>7.0f} MB  "
               f"{r['stories']} stories ({r['events']} events, B3 P/R/F1 {r['b3'][0]:.3f}/{r['b3'][1]:.3f}/{r['b3'][2]:.3f}), "
               f"{r['exact']} exact + {r['near']} near copies", flush=True)
+        if r["missing"]:
+            print(f"  ERROR: {r['missing']} of {n} input articles are missing from the articles table", flush=True)
     if len(results) >= 2:
         lo, hi = min(results), max(results)
         ratio = results[hi]["seconds"] / results[lo]["seconds"]

@@ -215,10 +215,12 @@ def test_average_linkage_respects_time_window():
     assert labels.get("a", "a") != labels.get("c", "c")
 
 
-def test_average_linkage_is_order_invariant():
+@pytest.mark.parametrize("headlines", [False, True], ids=["articles", "headlines"])
+def test_average_linkage_is_order_invariant(headlines):
     rng = random.Random(3)
     ids = [f"n{i}" for i in range(30)]
-    edges = [(node(a), node(b), round(rng.random(), 3)) for i, a in enumerate(ids) for b in ids[i + 1 :] if rng.random() < 0.2]
+    nodes = {x: node(x, headline=headlines and i % 3 != 0) for i, x in enumerate(ids)}
+    edges = [(nodes[a], nodes[b], round(rng.random(), 3)) for i, a in enumerate(ids) for b in ids[i + 1 :] if rng.random() < 0.2]
     first = average_linkage(edges, CFG)
     for _ in range(5):
         shuffled = [((b, a, s) if rng.random() < 0.5 else (a, b, s)) for a, b, s in edges]
