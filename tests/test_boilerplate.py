@@ -215,7 +215,7 @@ def test_short_article_above_a_long_thread_is_kept():
 
 
 @pytest.mark.parametrize(
-    "heading", ["{ 131 comments }", "8 appreciated comments on “Floods force thousands”", "Public discussion (4)"],
+    "heading", ["{ 131 comments }", "8 appreciated comments on “Floods force thousands”", "Public discussion (4)", "Comments»"],
 )
 def test_comment_heading_puts_a_substantial_article_above_a_much_longer_thread(heading):
     """Below a comment heading is the thread, even when it is more than five times the article's length."""

@@ -154,7 +154,7 @@ _COMMENT_META = _rx(
 # Where the comment thread starts on a page dump.
 _COMMENT_HEAD = _rx(
     r"^[{\[(]?\s*(\d+\s+)?(comments?|responses?|replies|(reader|public) (comments|discussion)|discussion)"
-    r"( \(?\d+\)?)?\s*[:}\])]?$|"
+    r"( \(?\d+\)?)?\s*[:}\])»›]?$|"
     r"^(leave|post|add|write) (a|your) (comment|reply|response)|^join the (discussion|conversation)|"
     r"^\d+ (\w+ )?(comments?|responses?|thoughts?) (on|to)\b"
 )
