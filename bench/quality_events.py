@@ -9,7 +9,8 @@ number of stories and the run time. Headline-only proxies follow (the unseen set
 feeds: a title and a publish time, no body): each set with titles is rewritten with its `title` only
 (`<set>~titles`), and again with synthetic publish times (`<set>~titles+time`: each event gets a
 random day in a 30-day span, its articles are spread over +-36 h around it; sibling events draw
-their days independently, so some overlap). Then bench.variants writes syndicated variants of the dev
+their days independently, so some overlap). The proxies are written to a fixed folder under the
+temporary directory, so their article ids (derived from the input path) and figures repeat. Then bench.variants writes syndicated variants of the dev
 articles next to the untouched ones; near-copy precision and recall count an article as found when
 `duplicate_kind` is exact or near AND `duplicate_of` points to its original.
 """
@@ -164,6 +165,7 @@ def headline_proxies(folder: str, out_dir: str) -> list[tuple[str, str]]:
     import json
 
     out = []
+    os.makedirs(out_dir, exist_ok=True)
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".jsonl"):
             continue
@@ -188,7 +190,8 @@ def events_table(eval_dir: str, out_dir: str, extra: list[str], headlines: bool 
     folder = os.path.join(eval_dir, "events-dev")
     sets = [(name[:-6], os.path.join(folder, name)) for name in sorted(os.listdir(folder)) if name.endswith(".jsonl")]
     if headlines:
-        sets += headline_proxies(folder, out_dir)
+        # A fixed folder: article ids derive from the input path, and ids break ties between copies.
+        sets += headline_proxies(folder, os.path.join(tempfile.gettempdir(), "newsbeam-headline-proxies"))
     results = []
     for name, path in sets:
         gold = load_gold(path)
