@@ -26,7 +26,7 @@ from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, Fe
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
 from transforms.stories import DeduplicateStories, StoryConfig
-from transforms.write import COUNTS_FILE, WriteTables
+from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 
 TABLES = ("articles", "stories", "rejects")
 STAGING = "_staging"
@@ -86,16 +86,45 @@ def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, star
         fetched | "WriteFetchState" >> WriteFetchState(staging, run_id)
         raw = (read["articles"], fetched["articles"]) | "ReadAndFetched" >> beam.Flatten()
         early_rejects.append(fetched[REJECTS])
-    cleaned = (
-        raw
-        | "ReportProgress" >> ReportProgress("articles entering boilerplate removal")
-        | "StripBoilerplate" >> StripBoilerplate(clean)
-    )
+    raw = raw | "ReportProgress" >> ReportProgress("articles entering boilerplate removal")
+    cleaned = raw | "StripBoilerplate" >> StripBoilerplate(clean)
     stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
-    {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects} | "WriteTables" >> WriteTables(
+    entered = raw | "CountEntering" >> beam.Map(lambda _: ENTERED)
+    {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects, "counts": entered} | "WriteTables" >> WriteTables(
         staging, run_id, started
     )
+
+
+ENTERED = "entered_cleaning"  # counter: articles that entered boilerplate removal (each must leave as an article or a reject)
+
+
+def check_accounted(counts: dict, read_records: int | None) -> None:
+    """Fail the run when articles went missing inside it, instead of committing a short table.
+
+    Every article entering boilerplate removal leaves as an article row or an extract-stage reject;
+    every record the file reader emitted (its metric, when the runner reports metrics) must have entered.
+    """
+    entered = counts.get(ENTERED, 0)
+    left = counts.get("articles", 0) + counts.get(f"{REJECTS_AT}extract", 0)
+    problems = []
+    if left != entered:
+        problems.append(f"{entered} articles entered boilerplate removal but {left} came out as articles or rejects")
+    if read_records is not None and read_records > entered:
+        problems.append(f"the readers emitted {read_records} records but only {entered} reached boilerplate removal")
+    if problems:
+        raise RuntimeError("input went missing inside the pipeline, so this run is not committed: " + "; ".join(problems))
+
+
+def _read_records(result) -> int | None:
+    """The file reader's `records` counter from the pipeline result, or None when the runner reports no metrics."""
+    try:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        found = result.metrics().query(MetricsFilter().with_namespace("read").with_name("records"))["counters"]
+    except (NotImplementedError, AttributeError, KeyError):
+        return None
+    return sum(c.committed or 0 for c in found) if found else None
 
 
 def _read_staged_json(staging: str, name: str, required: bool) -> dict:
@@ -181,10 +210,13 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
             if workers > 1:
                 runner = local.process_runner(options, workers, worker_log)
                 stack.enter_context(local.relayed_worker_logs(PROGRESS_LOGGER, os.path.join("transforms", "progress.py")))
-            with beam.Pipeline(runner=runner, options=options) as p:
-                fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
-                build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
+            p = beam.Pipeline(runner=runner, options=options)
+            fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
+            build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
+            result = p.run()
+            result.wait_until_finish()
         counts = _read_staged_json(staging, COUNTS_FILE, required=True)
+        check_accounted(counts, _read_records(result) if patterns else None)
         fetch_hosts = _read_staged_json(staging, HOST_COUNTS_FILE, required=False)  # host -> {requests, ok, not_modified, failed}
         commit(output, staging, run_id)
     except BaseException:

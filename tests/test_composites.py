@@ -127,4 +127,4 @@ def test_write_tables_composite(tmp_path):
     assert got == [("a1", "T", when, "sa1", 3, "run1")]
     assert con.sql(f"SELECT reason, run_id FROM read_parquet('{staging}/rejects/*.parquet')").fetchall() == [("unsupported_format", "run1")]
     counts = json.loads((tmp_path / "stage" / COUNTS_FILE).read_text())
-    assert counts == {"articles": 1, "stories": 1, "rejects": 1, "rejects.unsupported_format": 1}
+    assert counts == {"articles": 1, "stories": 1, "rejects": 1, "rejects.unsupported_format": 1, "rejects_at.read": 1}

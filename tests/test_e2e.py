@@ -206,3 +206,39 @@ def test_sql_views_exist_even_for_empty_tables(tmp_path):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == 0
     with pytest.raises(duckdb.Error):
         con.sql("SELECT no_such_column FROM articles").fetchall()
+
+
+@pytest.mark.parametrize(
+    "counts,read_records,problem",
+    [
+        ({"entered_cleaning": 5, "articles": 4, "rejects_at.extract": 1}, 5, None),
+        ({"entered_cleaning": 5, "articles": 4, "rejects_at.extract": 1, "rejects_at.read": 2}, None, None),
+        ({"entered_cleaning": 7, "articles": 7}, 5, None),  # two more were fetched from the web
+        ({"entered_cleaning": 5, "articles": 3, "rejects_at.extract": 1}, 5, "5 articles entered"),
+        ({"entered_cleaning": 4, "articles": 4}, 100, "emitted 100 records"),
+    ],
+    ids=["all-accounted", "no-metrics", "fetched-too", "lost-after-cleaning", "lost-before-cleaning"],
+)
+def test_check_accounted_fails_a_run_that_lost_input(counts, read_records, problem):
+    from pipeline.main import check_accounted
+
+    if problem is None:
+        check_accounted(counts, read_records)
+    else:
+        with pytest.raises(RuntimeError, match=problem):
+            check_accounted(counts, read_records)
+
+
+def test_the_reader_record_metric_is_reported_so_the_check_can_use_it(tmp_path):
+    """check_accounted compares the readers' `records` metric with what reached cleaning; on the
+    DirectRunner the metric must be there, or the check would quietly do nothing."""
+    import apache_beam as beam
+
+    from pipeline.main import _read_records
+    from transforms.read import ReadArticles
+
+    p = beam.Pipeline()
+    p | ReadArticles([SEEDS + "/*"])
+    result = p.run()
+    result.wait_until_finish()
+    assert _read_records(result) == 3

@@ -11,6 +11,7 @@ from schemas.rejects import REJECTS_SCHEMA
 from transforms.dedup import content_hash, dedup_text
 
 COUNTS_FILE = "_counts.json"
+REJECTS_AT = "rejects_at."  # counter prefix: rejects by stage (read, fetch, discover, extract)
 
 
 def table_prefix(staging_dir: str, table: str) -> str:
@@ -28,12 +29,12 @@ def count_keys(kind: str, item) -> list[str]:
             keys.append("near_duplicates")
         return keys
     if kind == "rejects":
-        return ["rejects", "rejects." + item.reason]
+        return ["rejects", "rejects." + item.reason, f"{REJECTS_AT}{item.stage}"]
     return [kind]
 
 
 class WriteTables(beam.PTransform):
-    """{articles: (CleanArticle, StoryAssignment), stories: dict, rejects: Reject} -> Parquet under `staging_dir`.
+    """{articles: (CleanArticle, StoryAssignment), stories: dict, rejects: Reject[, counts: str]} -> Parquet under `staging_dir`.
 
     Writes `<staging_dir>/<table>/part-*.parquet` for each table and `<staging_dir>/_counts.json`
     with the element counts the run summary reports. The caller moves the files into place once
@@ -66,6 +67,8 @@ class WriteTables(beam.PTransform):
             tables[kind] | f"Count{kind.title()}" >> beam.FlatMap(lambda x, kind=kind: count_keys(kind, x))
             for kind in ("articles", "stories", "rejects")
         ]
+        if "counts" in tables:  # extra counter names from earlier stages (e.g. articles entering cleaning)
+            counted.append(tables["counts"])
         return (
             counted
             | "AllCounts" >> beam.Flatten()
