@@ -116,6 +116,23 @@ def check_accounted(counts: dict, read_records: int | None) -> None:
         raise RuntimeError("input went missing inside the pipeline, so this run is not committed: " + "; ".join(problems))
 
 
+def staged_rows(staging: str, table: str) -> int:
+    """Rows in a table's staged Parquet files, from their footers."""
+    total = 0
+    for m in FileSystems.match([f"{staging}/{table}/*.parquet"])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
+def check_written(counts: dict, written: dict) -> None:
+    """Fail the run when the staged files do not hold the rows the pipeline counted."""
+    short = [f"{table}: {written[table]} rows written, {counts.get(table, 0)} counted" for table in written
+             if written[table] != counts.get(table, 0)]
+    if short:
+        raise RuntimeError("the staged tables do not match the run's counts, so this run is not committed: " + "; ".join(short))
+
+
 def _read_records(result) -> int | None:
     """The file reader's `records` counter from the pipeline result, or None when the runner reports no metrics."""
     try:
@@ -217,6 +234,7 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
             result.wait_until_finish()
         counts = _read_staged_json(staging, COUNTS_FILE, required=True)
         check_accounted(counts, _read_records(result) if patterns else None)
+        check_written(counts, {table: staged_rows(staging, table) for table in TABLES})
         fetch_hosts = _read_staged_json(staging, HOST_COUNTS_FILE, required=False)  # host -> {requests, ok, not_modified, failed}
         commit(output, staging, run_id)
     except BaseException:

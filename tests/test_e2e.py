@@ -242,3 +242,11 @@ def test_the_reader_record_metric_is_reported_so_the_check_can_use_it(tmp_path):
     result = p.run()
     result.wait_until_finish()
     assert _read_records(result) == 3
+
+
+def test_check_written_compares_staged_rows_with_counts():
+    from pipeline.main import check_written
+
+    check_written({"articles": 3, "stories": 1, "rejects": 0}, {"articles": 3, "stories": 1, "rejects": 0})
+    with pytest.raises(RuntimeError, match="articles: 2 rows written, 3 counted"):
+        check_written({"articles": 3, "stories": 1}, {"articles": 2, "stories": 1, "rejects": 0})
