@@ -294,12 +294,21 @@ def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig)
     if len(ms) < 2:
         return
     window_s = cfg.window_days * 86400.0
-    for i, j, s in _gram_pairs(ms, cfg.min_edge):
+
+    def candidate(a: Vec, b: Vec) -> bool:
+        return (within_window(a.ts, b.ts, window_s) and pair_block(a, b, oversized, cfg) == key
+                and enough_shared(a.blocks, b.blocks, cfg))
+
+    if len(ms) <= 6:
+        # A pair sharing k blocks meets in k of them but is scored in one: test that (cheap set
+        # operations) before the dot product.
+        scored = ((i, j, _dot(ms[i].terms, ms[i].weights, ms[j].terms, ms[j].weights))
+                  for i in range(len(ms)) for j in range(i + 1, len(ms)) if candidate(ms[i], ms[j]))
+        pairs = ((i, j, s) for i, j, s in scored if s >= cfg.min_edge)
+    else:
+        pairs = ((i, j, s) for i, j, s in _gram_pairs(ms, cfg.min_edge) if candidate(ms[i], ms[j]))
+    for i, j, s in pairs:
         a, b = ms[i], ms[j]
-        if not within_window(a.ts, b.ts, window_s) or pair_block(a, b, oversized, cfg) != key:
-            continue
-        if not enough_shared(a.blocks, b.blocks, cfg):
-            continue
         yield (a.article_id, a.rank, a.ts, a.headline), (b.article_id, b.rank, b.ts, b.headline), round(s, 9)
 
 
