@@ -79,18 +79,21 @@ def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, star
     `fetch` is (sources, config, glob of earlier runs' validator files) when feeds/URLs/sitemaps are given.
     """
     read = p | "ReadArticles" >> ReadArticles(patterns, max_bytes)
-    raw, early_rejects = read["articles"], [read[REJECTS]]
+    sources = {"Files": read["files"], "Records": read["records"]}
+    early_rejects = [read[REJECTS]]
     if fetch is not None:
-        sources, fetch_cfg, state_glob = fetch
-        fetched = p | "FetchArticles" >> FetchArticles(sources, fetch_cfg, state_glob, max_bytes)
+        fetch_sources, fetch_cfg, state_glob = fetch
+        fetched = p | "FetchArticles" >> FetchArticles(fetch_sources, fetch_cfg, state_glob, max_bytes)
         fetched | "WriteFetchState" >> WriteFetchState(staging, run_id)
-        raw = (read["articles"], fetched["articles"]) | "ReadAndFetched" >> beam.Flatten()
+        sources["Fetched"] = fetched["articles"]
         early_rejects.append(fetched[REJECTS])
-    raw = raw | "ReportProgress" >> ReportProgress("articles entering boilerplate removal")
+    # Each source enters cleaning on its own (no Flatten of raw pages: see ReadArticles).
+    what = {"Files": "articles from files", "Records": "JSONL/WARC records", "Fetched": "fetched pages"}
+    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(f"{what[name]} entering boilerplate removal") for name, pc in sources.items())
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(clean)
     stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
-    entered = raw | "CountEntering" >> beam.Map(lambda _: ENTERED)
+    entered = [pc | f"CountEntering{i}" >> beam.Map(lambda _: ENTERED) for i, pc in enumerate(raw)] | "AllEntering" >> beam.Flatten()
     {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects, "counts": entered} | "WriteTables" >> WriteTables(
         staging, run_id, started
     )

@@ -3,6 +3,7 @@ import datetime as dt
 import json
 
 import apache_beam as beam
+import pytest
 import duckdb
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -35,7 +36,8 @@ BODY = [
 ]
 
 
-def test_strip_boilerplate_composite():
+@pytest.mark.parametrize("split_inputs", [False, True], ids=["one-pcollection", "tuple-of-pcollections"])
+def test_strip_boilerplate_composite(split_inputs):
     page = "<html><body><nav>Home</nav><article>" + "".join(f"<p>{s}</p>" for s in BODY) + "</article></body></html>"
     template = "Read our coverage of the elections on the live blog page"
     texts = [
@@ -47,7 +49,10 @@ def test_strip_boilerplate_composite():
         raw("noext.html", "just some words, no markup at all", is_html=True),
     ]
     with TestPipeline() as p:
-        out = p | beam.Create(texts) | StripBoilerplate()
+        if split_inputs:  # several sources (files, records, fetched pages), learned templates span them all
+            out = (p | "A" >> beam.Create(texts[:2]), p | "B" >> beam.Create(texts[2:])) | StripBoilerplate()
+        else:
+            out = p | beam.Create(texts) | StripBoilerplate()
         assert_that(
             out["articles"] | "Summ" >> beam.Map(lambda a: (a.source_uri, a.text)),
             equal_to([("a.txt", BODY[0]), ("b.txt", BODY[1]), ("c.txt", BODY[2]), ("p.html", "\n".join(BODY))]),

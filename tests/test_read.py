@@ -165,7 +165,7 @@ def test_read_articles_composite(tmp_path):
     with TestPipeline() as p:
         out = p | ReadArticles([d + "/*", d + "/*.txt"])  # a.txt matched twice, read once
         assert_that(
-            out["articles"] | "Uri" >> beam.Map(lambda a: (a.source_uri.rsplit("/", 1)[1], a.input_id, a.is_html)),
+            (out["files"], out["records"]) | beam.Flatten() | "Uri" >> beam.Map(lambda a: (a.source_uri.rsplit("/", 1)[1], a.input_id, a.is_html)),
             equal_to([("a.txt", None, False), ("b.html.gz", None, True), ("c.jsonl:1", "j1", False)]),
             label="articles",
         )

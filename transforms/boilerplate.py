@@ -776,7 +776,7 @@ def _group_learned(items):
 
 
 class StripBoilerplate(beam.PTransform):
-    """PCollection[RawArticle] -> (articles: PCollection[CleanArticle], rejects: PCollection[Reject]).
+    """PCollection[RawArticle], or a tuple of them -> (articles: PCollection[CleanArticle], rejects: PCollection[Reject]).
 
     First pass: trafilatura for HTML, named line rules for all text. Then lines that recur across
     distinct articles of one source are learned as template (a keyed count feeding a side input)
@@ -789,10 +789,19 @@ class StripBoilerplate(beam.PTransform):
 
     def expand(self, raws):
         cfg = self.cfg
-        first = raws | "FirstPass" >> beam.ParDo(FirstPassFn(cfg)).with_outputs(REJECTS, main="articles")
+        if isinstance(raws, (tuple, list)):
+            # Several inputs (files, records, fetched pages): each gets its own first pass, so a runner
+            # fuses it with the step that produced the input instead of materialising a Flatten of raw pages.
+            firsts = [pc | f"FirstPass{i}" >> beam.ParDo(FirstPassFn(cfg)).with_outputs(REJECTS, main="articles") for i, pc in enumerate(raws)]
+            first = {
+                "articles": [f["articles"] for f in firsts] | "FirstPassArticles" >> beam.Flatten(),
+                REJECTS: [f[REJECTS] for f in firsts] | "FirstPassRejects" >> beam.Flatten(),
+            }
+        else:
+            first = raws | "FirstPass" >> beam.ParDo(FirstPassFn(cfg)).with_outputs(REJECTS, main="articles")
         # ((source_key, normalised line), fingerprint) -> frozenset of fingerprints, capped
         learned = (
-            first.articles
+            first["articles"]
             | "TemplateCandidates" >> beam.FlatMap(template_candidates, cfg)
             | "CountArticlesPerLine" >> beam.CombinePerKey(DistinctUpTo(cfg.learn_min_articles_long))
             | "KeepTemplate" >> beam.Filter(lambda kv: is_template(kv[0], kv[1], cfg))
@@ -800,7 +809,7 @@ class StripBoilerplate(beam.PTransform):
             | "Gather" >> beam.combiners.ToList()
             | "BySource" >> beam.Map(_group_learned)
         )
-        second = first.articles | "SecondPass" >> beam.ParDo(
+        second = first["articles"] | "SecondPass" >> beam.ParDo(
             SecondPassFn(), beam.pvalue.AsSingleton(learned, default_value={})
         ).with_outputs(REJECTS, main="articles")
         rejects = (first[REJECTS], second[REJECTS]) | "MergeRejects" >> beam.Flatten()

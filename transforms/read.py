@@ -295,7 +295,8 @@ class ReadFileFn(beam.DoFn):
 
 
 class ReadArticles(beam.PTransform):
-    """File patterns -> (articles: PCollection[RawArticle], rejects: PCollection[Reject]).
+    """File patterns -> {files: PCollection[RawArticle] (one per .txt/.html file), records:
+    PCollection[RawArticle] (JSONL lines, WARC responses), rejects: PCollection[Reject]}.
 
     Every matched file yields either RawArticles (one per file, one per JSONL line) or a Reject.
     A file matched by several patterns is read once.
@@ -318,8 +319,8 @@ class ReadArticles(beam.PTransform):
             | "Distinct" >> beam.Distinct()
         )
         parsed = paths | "Parse" >> beam.ParDo(ReadFileFn(self.max_bytes)).with_outputs(REJECTS, MANY, main="articles")
-        # Paths are already spread over workers by Distinct, so one-article files go straight on (their
-        # content never crosses a shuffle); one JSONL or WARC file yields many records on one worker,
-        # so those are spread before the expensive stages.
-        articles = (parsed["articles"], parsed[MANY] | "Spread" >> beam.Reshuffle()) | "AllArticles" >> beam.Flatten()
-        return {"articles": articles, REJECTS: parsed[REJECTS]}
+        # Paths are already spread over workers by Distinct, so the articles of one-article files go
+        # straight on and are cleaned in the same fused step (their HTML never crosses a shuffle, nor a
+        # Flatten, which a runner materialises when its inputs come from different steps); one JSONL or
+        # WARC file yields many records on one worker, so those are spread before the expensive stages.
+        return {"files": parsed["articles"], "records": parsed[MANY] | "Spread" >> beam.Reshuffle(), REJECTS: parsed[REJECTS]}
