@@ -80,7 +80,7 @@ class NewsbeamOptions(PipelineOptions):
             type=int,
             default=0,
             help="Worker processes of the default DirectRunner. 0 (default) chooses: one process for inputs under "
-            "32 MB in all, one per CPU core for larger ones (starting workers takes a few seconds). 1 runs in this "
+            "8 MB in all, one per CPU core for larger ones (starting workers takes a few seconds). 1 runs in this "
             "process; N starts N processes. With --runner or --direct_running_mode, use that runner's worker options "
             "instead.",
         )
