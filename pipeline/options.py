@@ -54,8 +54,8 @@ class NewsbeamOptions(PipelineOptions):
             dest="story_threshold",
             type=float,
             default=StoryConfig.threshold,
-            help="Average TF-IDF cosine similarity at which two groups of articles become one story "
-            f"(default: {StoryConfig.threshold}).",
+            help="Similarity at which two groups of articles become one story: their average TF-IDF cosine, or the "
+            f"cosine of their centroids when both groups are headlines only (default: {StoryConfig.threshold}).",
         )
         add(
             "--story_window_days",
