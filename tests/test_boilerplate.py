@@ -117,6 +117,25 @@ def test_share_link_between_paragraphs_does_not_end_the_body():
     assert bp.clean_lines(lines).text.split("\n") == [long_lead, *BODY]
 
 
+def test_short_sentences_at_the_ends_of_the_body_are_kept():
+    """A short closing (or opening) sentence next to the body run belongs to it, removed lines in between aside."""
+    lines = ["Home", "World", "Floods force thousands from their homes", "The river rose overnight.", *BODY,
+             "ADVERTISEMENT", "Schools will stay closed.", "About us", "Contact"]
+    res = bp.clean_lines(lines)
+    assert res.text.split("\n") == ["The river rose overnight.", *BODY, "Schools will stay closed."]
+
+
+def test_short_sentences_beyond_a_wall_or_a_menu_line_are_not_the_body():
+    """The widening stops at a wall (a comment heading) and at a kept line that is not a sentence (a menu item)."""
+    lines = ["Home", "Thanks for visiting today.", "World", "Floods force thousands from their homes", *BODY,
+             "Comments", "Great article, thanks.", "About us"]
+    res = bp.clean_lines(lines)
+    assert res.text.split("\n") == BODY
+    removed = dict((line, rule) for rule, line in res.removed)
+    assert removed["Thanks for visiting today."] == "page_header"
+    assert removed["Great article, thanks."] == "page_footer"
+
+
 def test_site_blurb_above_a_share_bar_is_not_the_article():
     """A site blurb of some length above a share bar loses to an article five times its size below it."""
     blurb = ("Example Blog is written by a group of retired engineers who care about rivers, dams and the towns "

@@ -407,6 +407,7 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     walls = _drop_lone_stamps(lines, verdict, walls, cfg)
     bounds = [-1, *walls, len(lines)]
     sections = [(_best_segment(lines, verdict, cfg, a + 1, b), b) for a, b in zip(bounds, bounds[1:])]
+    opens = dict(zip(bounds[1:], (a + 1 for a in bounds)))  # a section's first line, by the wall that ends it
     # Above a comment thread, a run of a few body lines is the article, however long the thread below it.
     thread, need_above = _thread_start(lines, verdict, sections, cfg)
     if thread is not None and max(score for (score, _, _), _ in sections[: thread + 1]) >= need_above:
@@ -415,10 +416,34 @@ def body_region(lines: list[str], verdict: list[str | None], cfg: CleanConfig) -
     need = max(min(cfg.body_min_region, 0.5 * top), cfg.body_min_share * top)
     for (score, start, end), wall in sections:
         if score > 0 and score >= need:
+            start, end = _extend_run(lines, verdict, start, end, opens[wall], wall, cfg)
             if wall < len(lines) and (verdict[wall] is None or _COMMENT_HEAD.match(lines[wall])):
                 verdict[wall] = "comment_section"
             return start, end
     return 0, 0
+
+
+def _is_sentence_like(line: str, cfg: CleanConfig) -> bool:
+    """A short paragraph of the article: a sentence of a few words, not a body line on its own."""
+    return ends_like_sentence(line) and words(line) >= 3
+
+
+def _extend_run(lines, verdict, start: int, end: int, lo: int, hi: int, cfg: CleanConfig) -> tuple[int, int]:
+    """The body run [start, end) widened over the short sentences right next to it (removed lines in between are
+    neutral): a short paragraph at either end of the article weighs nothing in the maximum-sum run, yet belongs
+    to it. It stops at any other kept line, at a wall and at the bounds [lo, hi) of its section."""
+    def reach(i, step):
+        edge, j = i, i + step
+        while lo <= j < hi and not is_wall(lines[j], verdict[j]):
+            if verdict[j] is None:
+                if not _is_sentence_like(lines[j], cfg):
+                    break
+                edge = j
+            j += step
+        return edge
+    if start >= end:
+        return start, end
+    return reach(start, -1), reach(end - 1, 1) + 1
 
 
 def clean_lines(
