@@ -30,6 +30,7 @@ from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 
 TABLES = ("articles", "stories", "rejects")
 STAGING = "_staging"
+ENTERED = "entered_cleaning"  # counter: articles that entered boilerplate removal (each must leave as an article or a reject)
 
 
 class UsageError(Exception):
@@ -79,27 +80,24 @@ def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, star
     `fetch` is (sources, config, glob of earlier runs' validator files) when feeds/URLs/sitemaps are given.
     """
     read = p | "ReadArticles" >> ReadArticles(patterns, max_bytes)
-    sources = {"Files": read["files"], "Records": read["records"]}
+    # (label, what its progress lines call it, PCollection[RawArticle]) for each source of raw articles
+    sources = [("Files", "articles from files", read["files"]), ("Records", "JSONL/WARC records", read["records"])]
     early_rejects = [read[REJECTS]]
     if fetch is not None:
         fetch_sources, fetch_cfg, state_glob = fetch
         fetched = p | "FetchArticles" >> FetchArticles(fetch_sources, fetch_cfg, state_glob, max_bytes)
         fetched | "WriteFetchState" >> WriteFetchState(staging, run_id)
-        sources["Fetched"] = fetched["articles"]
+        sources.append(("Fetched", "fetched pages", fetched["articles"]))
         early_rejects.append(fetched[REJECTS])
-    # Each source enters cleaning on its own (no Flatten of raw pages: see ReadArticles).
-    what = {"Files": "articles from files", "Records": "JSONL/WARC records", "Fetched": "fetched pages"}
-    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(f"{what[name]} entering boilerplate removal") for name, pc in sources.items())
+    # Each source enters cleaning on its own (no Flatten of raw pages: see ReadArticles), and is counted.
+    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(f"{what} entering boilerplate removal") for name, what, pc in sources)
+    entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: ENTERED) for (name, _, _), pc in zip(sources, raw)] | "AllEntering" >> beam.Flatten()
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(clean)
     stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
-    entered = [pc | f"CountEntering{i}" >> beam.Map(lambda _: ENTERED) for i, pc in enumerate(raw)] | "AllEntering" >> beam.Flatten()
     {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects, "counts": entered} | "WriteTables" >> WriteTables(
         staging, run_id, started
     )
-
-
-ENTERED = "entered_cleaning"  # counter: articles that entered boilerplate removal (each must leave as an article or a reject)
 
 
 def check_accounted(counts: dict, read_records: int | None) -> None:
