@@ -224,7 +224,7 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     worker_log = os.path.join(tempfile.gettempdir(), f"newsbeam-{run_id}-workers.log")
     try:
         with contextlib.ExitStack() as stack:
-            runner = None
+            runner = local.in_process_runner(options) if workers == 1 else None
             if workers > 1:
                 runner = local.process_runner(options, workers, worker_log)
                 stack.enter_context(local.relayed_worker_logs(PROGRESS_LOGGER, os.path.join("transforms", "progress.py")))

@@ -108,6 +108,17 @@ def test_process_runner_runs_in_worker_processes_with_stderr_in_the_log(tmp_path
     assert "stderr-of-worker-" in log.read_text()
 
 
+def test_in_process_run_leaves_no_temp_directory(tmp_path, monkeypatch):
+    # The DirectRunner's Prism attempt leaves an empty beam-temp* folder in the temp dir on every run; newsbeam
+    # builds the in-process runner itself instead.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    row = run(["--input", SEEDS, "--output", str(tmp_path / "o"), "--workers", "1"], out=io.StringIO())
+    assert row["article_count"] == 3
+    assert sorted(p.name for p in tmp.iterdir()) == []
+
+
 def test_workers_option_gives_the_same_result_as_in_process(tmp_path):
     printed = io.StringIO()
     run(["--input", SEEDS, "--output", str(tmp_path / "one"), "--workers", "1"], out=io.StringIO())
