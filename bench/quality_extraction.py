@@ -4,6 +4,9 @@
 
 For each dev set it runs, in one process:
   * plain trafilatura.extract loops (default, fast=True, favor_precision=True) as baselines;
+  * other published extractors, each where installed (requirements-bench.txt): readability-lxml, jusText,
+    resiliparse, boilerpy3, goose3, newspaper4k; then the per-page best of all systems, a ceiling for any
+    method that picks among them;
   * the pipeline (`pipeline.main.run`) on the pages as .html files, reading `articles.text` back
     from the Parquet output with DuckDB; a page the pipeline rejects counts as empty output;
   * the raw-text path: each page's whole visible text (bench.pagetext) as a .txt file through the
@@ -118,6 +121,95 @@ BASELINES = {
 }
 
 
+# Published extractors scored beside newsbeam, when installed (pip install -r requirements-bench.txt). Each gets
+# the decoded page and returns plain text; readability returns HTML, turned into lines by bench.pagetext.
+def _readability(html: str) -> str:
+    from readability import Document
+
+    from bench.pagetext import page_text
+
+    return page_text(Document(html).summary().encode("utf-8"))
+
+
+def _justext(html: str) -> str:
+    import justext
+
+    return "\n".join(p.text for p in justext.justext(html.encode("utf-8"), justext.get_stoplist("English")) if not p.is_boilerplate)
+
+
+def _resiliparse(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    return extract_plain_text(HTMLTree.parse(html), main_content=True)
+
+
+def _boilerpy3(html: str) -> str:
+    from boilerpy3 import extractors
+
+    return extractors.ArticleExtractor(raise_on_failure=False).get_content(html)
+
+
+def _goose3(html: str) -> str:
+    from goose3 import Goose
+
+    return Goose().extract(raw_html=html).cleaned_text
+
+
+def _newspaper4k(html: str) -> str:
+    import newspaper
+
+    article = newspaper.Article("http://example.invalid/", fetch_images=False)
+    article.download(input_html=html)  # sets the page; nothing is fetched
+    article.parse()
+    return article.text
+
+
+# (name, module that must be importable, function)
+REFERENCES = (
+    ("readability-lxml", "readability", _readability),
+    ("jusText", "justext", _justext),
+    ("resiliparse", "resiliparse", _resiliparse),
+    ("boilerpy3 (boilerpipe)", "boilerpy3", _boilerpy3),
+    ("goose3", "goose3", _goose3),
+    ("newspaper4k", "newspaper", _newspaper4k),
+)
+
+
+def run_reference(pages, fn) -> tuple[dict[str, str], float, int]:
+    """({page id: text}, seconds, pages that raised) for one reference extractor; a failure is empty output."""
+    import logging
+    import warnings
+
+    from transforms.read import decode_html
+
+    out, failed = {}, 0
+    t0 = time.perf_counter()
+    logging.disable(logging.WARNING)  # per-page parser and date warnings of these libraries
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for pid, data, _ in pages:
+                try:
+                    out[pid] = fn(decode_html(data)) or ""
+                except Exception:  # noqa: BLE001 - a library failing on a page scores as empty output
+                    out[pid], failed = "", failed + 1
+    finally:
+        logging.disable(logging.NOTSET)
+    return out, time.perf_counter() - t0, failed
+
+
+def best_of(pages, systems: list[dict[str, str]]) -> dict[str, str]:
+    """Per page, the output of whichever system scores best on it: a ceiling for choosing among those systems."""
+    best = {}
+    for pid, _, gold in pages:
+        def f1(text):
+            tp, fp, fn = page_counts(gold, text)
+            return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        best[pid] = max((s.get(pid, "") for s in systems), key=f1)
+    return best
+
+
 def run_trafilatura(pages, settings: dict) -> tuple[dict[str, str], float]:
     import trafilatura
 
@@ -196,16 +288,34 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
     extra = args.pipeline_args.split() if args.pipeline_args else []
 
     fast_seconds = None
+    systems = []
     for name, settings in BASELINES.items():
         preds, secs = run_trafilatura(pages, settings)
         if settings == {"fast": True}:
             fast_seconds = secs
+        systems.append(preds)
         print(_row(name, pages, preds, secs), flush=True)
+    if not args.no_references:
+        import importlib.util
+
+        missing = []
+        for name, module, fn in REFERENCES:
+            if importlib.util.find_spec(module) is None:
+                missing.append(name)
+                continue
+            preds, secs, failed = run_reference(pages, fn)
+            systems.append(preds)
+            print(_row(name, pages, preds, secs, f"raised on {failed} pages" if failed else ""), flush=True)
+        if missing:
+            print(f"  (not installed, skipped: {', '.join(missing)}; pip install -r requirements-bench.txt)")
 
     texts, rejects, secs = run_pipeline(html_dir, work / set_name / "out", f"html-{set_name}", extra)
     why = Counter(rejects.values())
     note = f"rejected: {dict(why)}" if why else ""
     print(_row("newsbeam (html)", pages, texts, secs, note), flush=True)
+    if len(systems) > 3:
+        print(_row("best per page of all the above", pages, best_of(pages, [*systems, texts]), None,
+                   "a ceiling for choosing among them, not a system"), flush=True)
     if fast_seconds:
         print(f"  throughput ratio newsbeam / trafilatura fast loop: {fast_seconds / secs:.2f} "
               f"({secs:.1f}s vs {fast_seconds:.1f}s)")
@@ -253,6 +363,9 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="score a seeded random sample of this many pages per set")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-raw", action="store_true", help="skip the raw-text path")
+    ap.add_argument("--no-references", action="store_true",
+                    help="skip the published extractors (readability-lxml, jusText, resiliparse, boilerpy3, goose3, "
+                         "newspaper4k) that are scored when installed")
     ap.add_argument("--pipeline-args", default="", help="extra `newsbeam run` options, e.g. '--extraction_mode=...'")
     ap.add_argument("--show-worst", type=int, default=0, help="list the N lowest-scoring pages of the pipeline")
     args = ap.parse_args(argv)
