@@ -21,7 +21,7 @@ class Reason(str, enum.Enum):
 
     UNSUPPORTED_FORMAT = "unsupported_format"  # file type newsbeam does not read
     UNREADABLE = "unreadable"  # I/O error or corrupt compression
-    BAD_ENCODING = "bad_encoding"  # bytes that decode as no text encoding
+    BAD_ENCODING = "bad_encoding"  # bytes that decode as no text encoding, or to text full of control characters
     EMPTY_INPUT = "empty_input"  # zero bytes / only whitespace
     TOO_LARGE = "too_large"  # above the configured size cap
     INVALID_JSON = "invalid_json"  # a JSONL line that is not JSON

@@ -128,6 +128,34 @@ def test_parse_html_file_honours_declared_charset():
     assert "Café" in a.content and a.is_html and a.input_format == FORMAT_HTML
 
 
+BODY = "Storm hits the coast. Thousands of residents were evacuated on Tuesday as the storm approached.\n" * 3
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_decoded_not_read_as_nul_riddled_utf8(encoding):
+    # UTF-16 text without a byte-order mark is valid UTF-8 byte for byte ("S\0t\0o\0..."); it used to become an
+    # article full of NUL characters.
+    a = parse_file("a.txt", "text", BODY.encode(encoding))
+    assert a.content == BODY
+    html = f"<html><body><p>{BODY}</p></body></html>"
+    assert parse_file("a.html", "html", html.encode(encoding)).content == html
+
+
+def test_binary_data_is_a_bad_encoding_reject_not_an_article():
+    noise = bytes((n * 7919 + 13) % 255 + 1 for n in range(5000))  # no NUL bytes, all byte values
+    for kind, data in [("html", b"<html><body>" + noise + b"</body></html>"), ("text", noise),
+                       ("html", b"<html><body>\x00\x01\x02" * 500 + b"</body></html>")]:
+        with pytest.raises(InputError) as err:
+            parse_file(f"a.{kind}", kind, data)
+        assert err.value.reason == Reason.BAD_ENCODING
+
+
+def test_stray_control_characters_are_removed_and_page_breaks_kept():
+    data = ("Page one.\x0cPage two with a stray \x00NUL and \x1bescape. " + BODY).encode("utf-8")
+    a = parse_file("a.txt", "text", data)
+    assert a.content == "Page one.\x0cPage two with a stray NUL and escape. " + BODY
+
+
 @pytest.mark.parametrize("data", [b"", b"   \n\t "], ids=["empty", "whitespace"])
 def test_parse_file_empty(data):
     with pytest.raises(InputError) as err:

@@ -705,13 +705,13 @@ def discover(doc: Fetched, max_bytes: int) -> tuple[list[FetchRequest], list[str
 
 def decode_page(body: bytes, charset: str | None) -> str:
     """HTML text from the body: the HTTP charset when it decodes cleanly, else the page's own declaration."""
+    from transforms.read import checked_text, decode_html
+
     if charset:
         try:
-            return body.decode(charset)
+            return checked_text(body.decode(charset))
         except (LookupError, UnicodeDecodeError):
             pass
-    from transforms.read import decode_html
-
     return decode_html(body)
 
 

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import posixpath
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
@@ -53,18 +54,47 @@ def content_id(source_uri: str, content: str) -> str:
     return h.hexdigest()
 
 
-def decode_text(data: bytes) -> str:
-    """Decode bytes as UTF-8 (with or without BOM), else the best guess of charset-normalizer."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+# C0 control characters other than tab and line breaks (and DEL): text files hold none, binary data many.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# Decoded text with more than this share of control or replacement characters (U+FFFD) is not text.
+MAX_CONTROL_SHARE = 0.01
+
+
+def checked_text(text: str) -> str:
+    """Decoded text with stray control characters removed; InputError(bad_encoding) when there are so many
+    control or replacement characters that the bytes were binary data or decoded with the wrong encoding."""
+    bad = len(_CONTROL.findall(text)) + text.count("\ufffd")
+    if bad > MAX_CONTROL_SHARE * len(text):
+        raise InputError(
+            Reason.BAD_ENCODING,
+            f"{bad / len(text):.0%} of the decoded characters are control or replacement characters "
+            "(binary data, or text in an encoding that was not recognised)",
+        )
+    return _CONTROL.sub("", text) if bad else text
+
+
+def _detected(data: bytes) -> str | None:
+    """The bytes decoded with charset-normalizer's best guess (which also finds UTF-16/32 without a BOM)."""
     from charset_normalizer import from_bytes  # installed with requests; only needed for non-UTF-8 input
 
     best = from_bytes(data).best()
-    if best is None:
+    return None if best is None else str(best)
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes as UTF-8 (with or without BOM), else the best guess of charset-normalizer.
+
+    NUL bytes are valid UTF-8 but never occur in UTF-8 text; they are how UTF-16 without a BOM looks, so such
+    bytes go to detection first."""
+    if b"\x00" not in data:
+        try:
+            return checked_text(data.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            pass
+    text = _detected(data)
+    if text is None:
         raise InputError(Reason.BAD_ENCODING, "bytes are not UTF-8 and no other text encoding fits")
-    return str(best)
+    return checked_text(text)
 
 
 def parse_published(value) -> dt.datetime | None:
@@ -141,10 +171,10 @@ def decode_html(data: bytes) -> str:
     """Decode an HTML page, honouring its declared charset (trafilatura's own detection)."""
     from trafilatura.utils import decode_file
 
-    text = decode_file(data)
+    text = _detected(data) if b"\x00" in data else decode_file(data)  # NUL bytes: UTF-16 without a BOM, or binary
     if not isinstance(text, str):
-        raise InputError(Reason.BAD_ENCODING, "HTML bytes could not be decoded")
-    return text
+        raise InputError(Reason.BAD_ENCODING, "HTML bytes decode as no text encoding (binary data?)")
+    return checked_text(text)
 
 
 def _opt_str(record: dict, *names: str) -> str | None:
