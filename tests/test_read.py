@@ -150,6 +150,14 @@ def test_binary_data_is_a_bad_encoding_reject_not_an_article():
         assert err.value.reason == Reason.BAD_ENCODING
 
 
+def test_jsonl_text_gets_the_same_control_character_check():
+    a = parse_jsonl_record("f.jsonl:1", json.dumps({"text": "A stray \x00NUL in " + BODY}))
+    assert a.content == "A stray NUL in " + BODY
+    with pytest.raises(InputError) as err:
+        parse_jsonl_record("f.jsonl:2", json.dumps({"text": "\x00\x01" * 50 + BODY}))
+    assert err.value.reason == Reason.BAD_ENCODING
+
+
 def test_stray_control_characters_are_removed_and_page_breaks_kept():
     data = ("Page one.\x0cPage two with a stray \x00NUL and \x1bescape. " + BODY).encode("utf-8")
     a = parse_file("a.txt", "text", data)

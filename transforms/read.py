@@ -216,6 +216,7 @@ def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFA
         content, is_html, fmt = "", False, FORMAT_JSONL_TITLE  # headline-only: the title is the article
     else:
         raise InputError(Reason.NO_CONTENT, "record has no non-empty `text`, `html` or `title`")
+    content = checked_text(content)  # the same control-character check as a file's decoded text
     url = _opt_str(record, "url")
     site = _opt_str(record, "site", "source")
     return RawArticle(
