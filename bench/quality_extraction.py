@@ -238,7 +238,8 @@ def run_stage(pages) -> float:
 
 
 def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) -> tuple[dict[str, str], dict[str, str], float]:
-    """Run the pipeline on a folder; ({file stem: text}, {file stem: reject reason}, wall seconds)."""
+    """Run the pipeline on a folder; ({file stem: text}, {file stem: reject reason}, wall seconds).
+    The titles of the articles are left in TITLES[run_id]."""
     import duckdb
 
     from pipeline.main import run
@@ -247,12 +248,11 @@ def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) 
     run(["--input", str(files_dir), "--output", str(out_dir), "--run_id", run_id, *extra], out=io.StringIO())
     seconds = time.perf_counter() - t0
     con = duckdb.connect()
-    texts = {
-        _stem(uri): text
-        for uri, text in con.execute(
-            "SELECT source_uri, text FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
-        ).fetchall()
-    }
+    rows = con.execute(
+        "SELECT source_uri, text, title FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
+    ).fetchall()
+    texts = {_stem(uri): text for uri, text, _ in rows}
+    TITLES[run_id] = {_stem(uri): title for uri, _, title in rows}
     rejects = {
         _stem(uri): reason
         for uri, reason in con.execute(
@@ -260,6 +260,27 @@ def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) 
         ).fetchall()
     }
     return texts, rejects, seconds
+
+
+TITLES: dict[str, dict[str, str | None]] = {}
+_WORDS = re.compile(r"\w+")
+
+
+def title_agreement(raw: dict[str, str | None], html: dict[str, str | None]) -> tuple[int, int]:
+    """(pages whose raw-text title agrees with the title extracted from the page's HTML, pages with an HTML title).
+
+    Agreeing means equal, or one inside the other, on lower-cased word sequences (a site suffix or a kicker
+    may differ); a page whose raw text got no title does not agree."""
+    def norm(t):
+        return " " + " ".join(_WORDS.findall((t or "").lower())) + " "
+    agree = total = 0
+    for pid, ref in html.items():
+        if not ref or not ref.strip():
+            continue
+        total += 1
+        got, want = norm(raw.get(pid)), norm(ref)
+        agree += got.strip() != "" and (got in want or want in got)
+    return agree, total
 
 
 def _stem(uri: str) -> str:
@@ -342,6 +363,9 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
     why = Counter(rejects.values())
     note = f"rejected: {dict(why)}" if why else ""
     print(_row("newsbeam (raw text)", pages, texts, secs, note), flush=True)
+    agree, total = title_agreement(TITLES[f"txt-{set_name}"], TITLES[f"html-{set_name}"])
+    print(f"  raw-text titles agreeing with the title newsbeam takes from the page's HTML: {agree} of {total} "
+          f"({agree / max(1, total):.0%})", flush=True)
     if args.show_worst:
         _show_worst(pages, texts, args.show_worst, "txt")
 

@@ -1,7 +1,7 @@
 """The extraction benchmark's scoring rule (../shared/eval/README.md), pinned on hand-computed cases."""
 import pytest
 
-from bench.quality_extraction import best_of, page_counts, read_gold, score, shingles
+from bench.quality_extraction import best_of, page_counts, read_gold, score, shingles, title_agreement
 
 
 def test_shingles_overlap_and_short_texts():
@@ -35,3 +35,9 @@ def test_best_of_takes_the_best_output_per_page():
     first = {"1": "a b c d e f", "2": "nothing alike here"}
     second = {"1": "unrelated words only", "2": "w x y z"}
     assert best_of(pages, [first, second]) == {"1": "a b c d e f", "2": "w x y z"}
+
+
+def test_title_agreement_allows_a_site_suffix_but_not_a_different_line():
+    html = {"1": "Floods force thousands from homes", "2": "Storm hits coast", "3": "Markets rally", "4": None}
+    raw = {"1": "Floods force thousands from homes | Example News", "2": "By Jane Smith", "3": None, "4": "x"}
+    assert title_agreement(raw, html) == (1, 3)

@@ -90,6 +90,21 @@ def test_raw_text_dump_keeps_body_and_moves_metadata():
     assert rules["About us"] == "page_footer"
 
 
+def test_title_is_the_headline_about_the_lead_not_the_nearest_heading():
+    dump = ["Home", "World", "River bursts its banks after three days of rain", "Weather alerts for your region",
+            "Posted by Jane Smith on Tuesday", *BODY, "About us"]
+    res = bp.clean_lines(dump)
+    assert res.title == "River bursts its banks after three days of rain"
+    assert res.text.split("\n") == BODY
+
+
+def test_title_falls_back_to_the_nearest_heading_and_never_takes_a_credit():
+    res = bp.clean_lines(["Home", "Latest from our newsroom", "Weather alerts for your region", "@janesmith on Twitter", *BODY])
+    assert res.title == "Weather alerts for your region"  # no heading shares words with the lead: the nearest one
+    res = bp.clean_lines(["Home", "Posted by Jane Smith on Tuesday", *BODY])
+    assert res.title is None
+
+
 @pytest.mark.parametrize(
     "line,wall",
     [("Jane Doe says:", True), ("Reply", True), ("July 5, 2012 at 9:42 am", True), ("Share | Tweet | Email", True),

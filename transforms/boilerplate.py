@@ -55,6 +55,10 @@ class CleanConfig:
     link_max_words: int = 10
     # Raw text: the title is a headline-like line at most this many lines above the body.
     title_window: int = 8
+    # ... preferring the one whose words (4+ letters) recur in the body's first title_lead_words words, when
+    # at least title_min_overlap of them do.
+    title_lead_words: int = 150
+    title_min_overlap: float = 0.3
     # Learned template: a line is template when it recurs in this many distinct articles of one source.
     learn_min_articles: int = 3
     # ... and longer lines (more words than learn_short_words) need learn_min_articles_long.
@@ -73,6 +77,8 @@ class CleanConfig:
             raise ValueError("gap_cost must be > 0 and link_run >= 2")
         if self.thread_gap < 1 or self.thread_follow < 1:
             raise ValueError("thread_gap and thread_follow must be >= 1")
+        if not 0.0 <= self.title_min_overlap <= 1.0:
+            raise ValueError("title_min_overlap must be between 0 and 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,6 +255,37 @@ def is_headline(line: str) -> bool:
     """Looks like a headline: 3-30 words, no final period, mostly letters."""
     n = words(line)
     return 3 <= n <= 30 and not line.endswith(".") and sum(c.isalpha() for c in line) >= 0.6 * len(line)
+
+
+_CREDIT_LIKE = _rx(r"^(by|posted by|written by|posted in|filed under)\b|(^|\s)@\w")
+_CONTENT_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def _content_words(text: str) -> set[str]:
+    return {w.lower() for w in _CONTENT_WORD.findall(text)}
+
+
+def find_title(lines: list[str], verdict: list[str | None], start: int, end: int, cfg: CleanConfig) -> int | None:
+    """Index of the article's headline in a page dump, or None.
+
+    Candidates are headline-shaped lines (`is_headline`) the line rules kept, up to `title_window` lines above
+    the body, that are not credits ("By ...", "Posted by ...", an @handle). A headline names what the lead is
+    about, so the candidate with the largest share of its words (4+ letters) among the body's first
+    `title_lead_words` words wins, the nearer one on a tie; when none shares `title_min_overlap` of its
+    words, the nearest candidate is taken.
+    """
+    cands = [i for i in range(start - 1, max(-1, start - 1 - cfg.title_window), -1)
+             if verdict[i] is None and is_headline(lines[i]) and not _CREDIT_LIKE.search(lines[i])]
+    if not cands:
+        return None
+    lead = _content_words(" ".join(" ".join(lines[start:end]).split()[: cfg.title_lead_words]))
+    best, best_share = cands[0], 0.0
+    for i in cands:
+        own = _content_words(lines[i])
+        share = len(own & lead) / len(own) if own else 0.0
+        if share > best_share:
+            best, best_share = i, share
+    return best if best_share >= cfg.title_min_overlap else cands[0]
 
 
 @dataclasses.dataclass
@@ -487,13 +524,12 @@ def clean_lines(
         if start == end:
             # No body line at all (a short note, a list): judge only by the line rules, never empty a page by layout.
             start, end = 0, len(lines)
-        # The title: the nearest headline-like line above the body.
+        # The title: the headline-like line above the body that shares most words with the body's lead.
         if known_title is None:
-            for i in range(start - 1, max(-1, start - 1 - cfg.title_window), -1):
-                if verdict[i] is None and is_headline(lines[i]):
-                    res.title = lines[i]
-                    verdict[i] = "title"
-                    break
+            i = find_title(lines, verdict, start, end, cfg)
+            if i is not None:
+                res.title = lines[i]
+                verdict[i] = "title"
         for i in range(len(lines)):
             if verdict[i] is None and not start <= i < end:
                 verdict[i] = "page_header" if i < start else "page_footer"
