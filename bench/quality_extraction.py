@@ -239,7 +239,7 @@ def run_stage(pages) -> float:
 
 def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) -> tuple[dict[str, str], dict[str, str], float]:
     """Run the pipeline on a folder; ({file stem: text}, {file stem: reject reason}, wall seconds).
-    The titles of the articles are left in TITLES[run_id]."""
+    The titles and publication dates of the articles are left in TITLES[run_id] and DATES[run_id]."""
     import duckdb
 
     from pipeline.main import run
@@ -249,10 +249,11 @@ def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) 
     seconds = time.perf_counter() - t0
     con = duckdb.connect()
     rows = con.execute(
-        "SELECT source_uri, text, title FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
+        "SELECT source_uri, text, title, published_at FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
     ).fetchall()
-    texts = {_stem(uri): text for uri, text, _ in rows}
-    TITLES[run_id] = {_stem(uri): title for uri, _, title in rows}
+    texts = {_stem(uri): text for uri, text, _, _ in rows}
+    TITLES[run_id] = {_stem(uri): title for uri, _, title, _ in rows}
+    DATES[run_id] = {_stem(uri): published for uri, _, _, published in rows}
     rejects = {
         _stem(uri): reason
         for uri, reason in con.execute(
@@ -263,6 +264,7 @@ def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) 
 
 
 TITLES: dict[str, dict[str, str | None]] = {}
+DATES: dict[str, dict] = {}
 _WORDS = re.compile(r"\w+")
 
 
@@ -281,6 +283,23 @@ def title_agreement(raw: dict[str, str | None], html: dict[str, str | None]) -> 
         got, want = norm(raw.get(pid)), norm(ref)
         agree += got.strip() != "" and (got in want or want in got)
     return agree, total
+
+
+def date_agreement(raw: dict, html: dict) -> tuple[int, int, int, int]:
+    """(same day, no date, another day, pages with an HTML date) of raw-text published_at against the HTML's."""
+    same = missing = other = total = 0
+    for pid, ref in html.items():
+        if ref is None:
+            continue
+        total += 1
+        got = raw.get(pid)
+        if got is None:
+            missing += 1
+        elif got.date() == ref.date():
+            same += 1
+        else:
+            other += 1
+    return same, missing, other, total
 
 
 def _stem(uri: str) -> str:
@@ -366,6 +385,9 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
     agree, total = title_agreement(TITLES[f"txt-{set_name}"], TITLES[f"html-{set_name}"])
     print(f"  raw-text titles agreeing with the title newsbeam takes from the page's HTML: {agree} of {total} "
           f"({agree / max(1, total):.0%})", flush=True)
+    same, missing, other, total = date_agreement(DATES[f"txt-{set_name}"], DATES[f"html-{set_name}"])
+    print(f"  raw-text published_at against the date newsbeam takes from the page's HTML ({total} pages with one): "
+          f"same day {same}, none {missing}, another day {other}", flush=True)
     if args.show_worst:
         _show_worst(pages, texts, args.show_worst, "txt")
 

@@ -1,7 +1,9 @@
-"""The extraction benchmark's scoring rule (../shared/eval/README.md), pinned on hand-computed cases."""
+"""The extraction benchmark's scoring rule (../shared/eval/README.md) and its metadata agreement counts, on hand-computed cases."""
+import datetime as dt
+
 import pytest
 
-from bench.quality_extraction import best_of, page_counts, read_gold, score, shingles, title_agreement
+from bench.quality_extraction import best_of, date_agreement, page_counts, read_gold, score, shingles, title_agreement
 
 
 def test_shingles_overlap_and_short_texts():
@@ -41,3 +43,10 @@ def test_title_agreement_allows_a_site_suffix_but_not_a_different_line():
     html = {"1": "Floods force thousands from homes", "2": "Storm hits coast", "3": "Markets rally", "4": None}
     raw = {"1": "Floods force thousands from homes | Example News", "2": "By Jane Smith", "3": None, "4": "x"}
     assert title_agreement(raw, html) == (1, 3)
+
+
+def test_date_agreement_counts_same_day_missing_and_other():
+    day = lambda d, h=0: dt.datetime(2012, 7, d, h, tzinfo=dt.timezone.utc)  # noqa: E731
+    html = {"1": day(24, 1), "2": day(24), "3": day(24), "4": None}
+    raw = {"1": day(24, 23), "2": None, "3": day(21), "4": day(1)}
+    assert date_agreement(raw, html) == (1, 1, 1, 3)

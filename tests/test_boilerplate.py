@@ -105,6 +105,27 @@ def test_title_falls_back_to_the_nearest_heading_and_never_takes_a_credit():
     assert res.title is None
 
 
+def test_published_at_is_the_date_next_to_the_body_not_a_sidebar_or_archive_date():
+    sidebar = ["Home", "Recent posts", "Budget vote delayed again", "March 2, 2015", "August 2012", "July 2012"]
+    spacer = [f"Section {n}" for n in range(20)]
+    res = bp.clean_lines([*sidebar, *spacer, "River bursts its banks after three days of rain", "October 3, 2016", *BODY])
+    assert res.published_at == dt.datetime(2016, 10, 3, tzinfo=UTC)
+    # Far from the body, only a sidebar date and archive months: no published_at rather than a wrong one.
+    res = bp.clean_lines([*sidebar, *spacer, "River bursts its banks after three days of rain", *BODY])
+    assert res.published_at is None
+    # A month without a day is an archive link, never a date.
+    res = bp.clean_lines(["River bursts its banks after three days of rain", "August 2012", *BODY])
+    assert res.published_at is None
+
+
+def test_published_at_from_a_dated_credit_line():
+    res = bp.clean_lines(["River bursts its banks after three days of rain",
+                          "Posted by Jane Smith on July 24, 2012 at 7:29 am", *BODY])
+    assert res.published_at == dt.datetime(2012, 7, 24, 7, 29, tzinfo=UTC)
+    assert bp.credit_date("Posted by Jane Smith on July 24, 2012 at 7:29 am") is not None
+    assert bp.credit_date("The vote was held on July 24, 2012, after a long debate in the chamber.") is None
+
+
 @pytest.mark.parametrize(
     "line,wall",
     [("Jane Doe says:", True), ("Reply", True), ("July 5, 2012 at 9:42 am", True), ("Share | Tweet | Email", True),

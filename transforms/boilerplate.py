@@ -59,6 +59,10 @@ class CleanConfig:
     # at least title_min_overlap of them do.
     title_lead_words: int = 150
     title_min_overlap: float = 0.3
+    # Raw text: published_at is the date line nearest the body's start, at most date_window lines above it or
+    # date_body_lines into it (else a date in a credit line there); a date further away is not taken.
+    date_window: int = 15
+    date_body_lines: int = 3
     # Learned template: a line is template when it recurs in this many distinct articles of one source.
     learn_min_articles: int = 3
     # ... and longer lines (more words than learn_short_words) need learn_min_articles_long.
@@ -288,6 +292,46 @@ def find_title(lines: list[str], verdict: list[str | None], start: int, end: int
     return best if best_share >= cfg.title_min_overlap else cands[0]
 
 
+def _dated(text: str, fuzzy: bool) -> dt.datetime | None:
+    """The full date (day, month and year all given) in `text`, in UTC, or None. Parsing twice with different
+    defaults tells a date from a month ("August 2012", an archive link), which dateutil would complete with
+    today's day."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dateutil warns about time zone names it does not know (ET, PT)
+        try:
+            one = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2000, 1, 1))
+            two = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2001, 2, 2))
+        except (ValueError, OverflowError):
+            return None
+    if one.date() != two.date():
+        return None
+    return (one if one.tzinfo else one.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def credit_date(line: str) -> dt.datetime | None:
+    """The date in a short credit or dateline ("By Jane Smith on July 24, 2012 at 7:29 am"), or None."""
+    if words(line) > 20 or ends_like_sentence(line) or not _YEAR.search(line) or not _MONTH.search(line):
+        return None
+    return _dated(_DATE_PREFIX.sub("", line.strip()), fuzzy=True)
+
+
+def pick_date(lines: list[str], dated: list[int], start: int, end: int, cfg: CleanConfig) -> dt.datetime | None:
+    """`published_at` of a page dump: the date line (`dated`: their indices) nearest the start of the body, up to
+    `date_window` lines above it or `date_body_lines` into it; else the first date in a short credit line there
+    ("By Jane Smith on July 24, 2012"). Only full dates count. None when there is none near the body: a date
+    elsewhere on a page more often belongs to a sidebar or an archive list than to the article."""
+    lo, hi = start - cfg.date_window, min(end, start + cfg.date_body_lines)
+    for i in sorted((i for i in dated if lo <= i < hi), key=lambda i: abs(i - start + 0.5)):
+        when = _dated(_DATE_PREFIX.sub("", lines[i].strip()).strip(" |,-–—"), fuzzy=False)
+        if when is not None:
+            return when
+    for i in [*range(start - 1, max(-1, lo - 1), -1), *range(start, hi)]:
+        when = credit_date(lines[i])
+        if when is not None:
+            return when
+    return None
+
+
 @dataclasses.dataclass
 class CleanResult:
     """Output of the pure cleaner for one article."""
@@ -502,6 +546,7 @@ def clean_lines(
 
     counts = Counter(normalise_line(l) for l in lines if words(l) <= cfg.credit_max_words and not ends_like_sentence(l))
     title_key = normalise_line(known_title) if known_title else None
+    dated: list[int] = []  # raw text: the lines that are a date
 
     for i, line in enumerate(lines):
         rule = match_line_rule(line)
@@ -511,7 +556,7 @@ def clean_lines(
             when = parse_date_line(line)
             if when is not None:
                 rule = "date_line"
-                res.published_at = res.published_at or when
+                dated.append(i)
         if rule is None and structural and words(line) <= 12 and _BYLINE.match(line) and not ends_like_sentence(line):
             rule = "byline"
             res.author = res.author or byline_author([line])
@@ -524,6 +569,7 @@ def clean_lines(
         if start == end:
             # No body line at all (a short note, a list): judge only by the line rules, never empty a page by layout.
             start, end = 0, len(lines)
+        res.published_at = pick_date(lines, dated, start, end, cfg)
         # The title: the headline-like line above the body that shares most words with the body's lead.
         if known_title is None:
             i = find_title(lines, verdict, start, end, cfg)
