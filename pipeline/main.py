@@ -41,9 +41,9 @@ def new_run_id(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def expand_inputs(inputs: list[str]) -> tuple[list[str], int, int]:
-    """Patterns to read (a directory becomes dir/**), the number of files they match and their total size
-    in bytes; fails on a pattern that matches nothing."""
+def expand_inputs(inputs: list[str]) -> tuple[list[str], dict[str, tuple[int, float]]]:
+    """Patterns to read (a directory becomes dir/**) and the files they match, {path: (size in bytes,
+    modification time)}; fails on a pattern that matches nothing."""
     patterns, files = [], {}
     for raw in inputs:
         pattern = raw.rstrip("/") + "/**" if _is_dir(raw) else raw
@@ -51,8 +51,37 @@ def expand_inputs(inputs: list[str]) -> tuple[list[str], int, int]:
         if not matched:
             raise UsageError(f"--input {raw!r} matches no files")
         patterns.append(pattern)
-        files.update((m.path, m.size_in_bytes or 0) for m in matched)
-    return patterns, len(files), sum(files.values())
+        files.update((m.path, (m.size_in_bytes or 0, float(m.last_updated_in_seconds or 0.0))) for m in matched)
+    return patterns, files
+
+
+# Every committed run lists the files it read here (<run_id>.jsonl: {"path", "size", "mtime"} per line);
+# --only_new skips a file listed with the same path, size and modification time.
+FILES_DIR = "_state/files"
+LISTING_FILE = "files.jsonl"
+
+
+def read_before(output: str) -> set[tuple[str, int, float]]:
+    """(path, size, mtime) of every file an earlier committed run into `output` read."""
+    seen = set()
+    for m in FileSystems.match([f"{output}/{FILES_DIR}/*.jsonl"])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            for line in f.read().decode("utf-8").splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    seen.add((rec["path"], int(rec["size"]), float(rec["mtime"])))
+    return seen
+
+
+def write_listing(staging: str, files: dict[str, tuple[int, float]]) -> str:
+    """The run's file list in its staging folder; the pipeline reads the files it names."""
+    path = f"{staging}/{LISTING_FILE}"
+    if not FileSystems.exists(staging):
+        FileSystems.mkdirs(staging)
+    lines = (json.dumps({"path": p, "size": size, "mtime": mtime}) + "\n" for p, (size, mtime) in sorted(files.items()))
+    with FileSystems.create(path) as f:
+        f.write("".join(lines).encode("utf-8"))
+    return path
 
 
 def _local_workers(options: PipelineOptions, requested: int, input_bytes: int) -> int:
@@ -72,14 +101,15 @@ def _is_dir(path: str) -> bool:
     return "://" not in path and os.path.isdir(path)
 
 
-def build(p: beam.Pipeline, patterns: list[str], staging: str, run_id: str, started: dt.datetime,
+def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt.datetime,
           clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int,
           fetch: tuple[FetchSources, FetchConfig, str] | None = None) -> None:
     """(ReadArticles + FetchArticles) -> StripBoilerplate -> DeduplicateStories -> WriteTables.
 
-    `fetch` is (sources, config, glob of earlier runs' validator files) when feeds/URLs/sitemaps are given.
+    `listing` names the input files (see write_listing); `fetch` is (sources, config, glob of earlier runs'
+    validator files) when feeds/URLs/sitemaps are given.
     """
-    read = p | "ReadArticles" >> ReadArticles(patterns, max_bytes)
+    read = p | "ReadArticles" >> ReadArticles(max_bytes=max_bytes, listing=listing)
     # (label, what its progress lines call it, PCollection[RawArticle]) for each source of raw articles
     sources = [("Files", "articles from files", read["files"]), ("Records", "JSONL/WARC records", read["records"])]
     early_rejects = [read[REJECTS]]
@@ -162,6 +192,11 @@ def commit(output: str, staging: str, run_id: str) -> None:
         dest_dir = f"{output}/{table}/{run_id}"
         FileSystems.mkdirs(dest_dir)
         FileSystems.rename(src, [f"{dest_dir}/{s.rsplit('/', 1)[1]}" for s in src])
+    # The files this run read: <output>/_state/files/<run_id>.jsonl, for --only_new in later runs.
+    if FileSystems.exists(f"{staging}/{LISTING_FILE}"):
+        if not FileSystems.exists(f"{output}/{FILES_DIR}"):
+            FileSystems.mkdirs(f"{output}/{FILES_DIR}")
+        FileSystems.rename([f"{staging}/{LISTING_FILE}"], [f"{output}/{FILES_DIR}/{run_id}.jsonl"])
     # Conditional-GET validators: <output>/_state/http_validators/<run_id>.parquet, read by the next run.
     state = sorted(m.path for m in FileSystems.match([f"{staging}/{VALIDATORS_DIR}/*.parquet"])[0].metadata_list)
     if state:
@@ -210,7 +245,13 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"--output {nb.output!r} exists and is not a directory")
-    patterns, n_files, n_bytes = expand_inputs(nb.inputs) if nb.inputs else ([], 0, 0)
+    patterns, files = expand_inputs(nb.inputs) if nb.inputs else ([], {})
+    skipped = 0
+    if nb.only_new and files:
+        seen = read_before(output)
+        new = {path: meta for path, meta in files.items() if (path, *meta) not in seen}
+        skipped, files = len(files) - len(new), new
+    n_files, n_bytes = len(files), sum(size for size, _ in files.values())
     _check_fetch_sources(sources)
     started = dt.datetime.now(UTC)
     run_id = nb.run_id or new_run_id(started)
@@ -219,7 +260,9 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     staging = f"{output}/{STAGING}/{run_id}"
     workers = _local_workers(options, nb.workers, n_bytes)
     where = f"{workers} worker processes" if workers > 1 else "in-process" if workers == 1 else "runner-managed workers"
-    print(f"newsbeam {run_id}: {n_files} file(s) from {len(patterns)} input pattern(s) -> {output} ({where})", file=out, flush=True)
+    also = f" ({skipped} more skipped: read by earlier runs)" if skipped else ""
+    print(f"newsbeam {run_id}: {n_files} file(s){also} from {len(patterns)} input pattern(s) -> {output} ({where})",
+          file=out, flush=True)
     t0 = time.monotonic()
     worker_log = os.path.join(tempfile.gettempdir(), f"newsbeam-{run_id}-workers.log")
     try:
@@ -230,11 +273,12 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
                 stack.enter_context(local.relayed_worker_logs(PROGRESS_LOGGER, os.path.join("transforms", "progress.py")))
             p = beam.Pipeline(runner=runner, options=options)
             fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
-            build(p, patterns, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
+            listing = write_listing(staging, files)
+            build(p, listing, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
             result = p.run()
             result.wait_until_finish()
         counts = _read_staged_json(staging, COUNTS_FILE, required=True)
-        check_accounted(counts, _read_records(result) if patterns else None)
+        check_accounted(counts, _read_records(result) if files else None)
         check_written(counts, {table: staged_rows(staging, table) for table in TABLES})
         fetch_hosts = _read_staged_json(staging, HOST_COUNTS_FILE, required=False)  # host -> {requests, ok, not_modified, failed}
         commit(output, staging, run_id)
@@ -269,14 +313,15 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         "newsbeam_version": __version__,
     }
     write_run_row(output, row)
-    print_summary(row, rejects_by_reason, n_files, time.monotonic() - t0, out, fetch_hosts)
+    print_summary(row, rejects_by_reason, n_files, time.monotonic() - t0, out, fetch_hosts, skipped)
     return row
 
 
-def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: float, out, fetch_hosts: dict | None = None) -> None:
+def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: float, out, fetch_hosts: dict | None = None,
+                  skipped: int = 0) -> None:
     w = out.write
     w(f"\nrun {row['run_id']} finished in {seconds:.1f}s\n")
-    w(f"  files read      {n_files}\n")
+    w(f"  files read      {n_files}" + (f"  ({skipped} skipped: read by earlier runs, --only_new)" if skipped else "") + "\n")
     w(f"  inputs          {row['input_count']}  = {row['article_count']} articles + {row['reject_count']} rejects\n")
     w(
         f"  articles        {row['article_count']}  ({row['unique_article_count']} unique, "

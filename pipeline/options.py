@@ -32,6 +32,16 @@ class NewsbeamOptions(PipelineOptions):
         add("--output", default="out", help="Output directory for the articles, stories, rejects and runs tables (default: out).")
         add("--run_id", "--run-id", dest="run_id", default=None, help="Name of this run (default: UTC time plus a random suffix).")
         add(
+            "--only_new",
+            "--only-new",
+            dest="only_new",
+            action="store_true",
+            default=False,
+            help="Read only the input files that no earlier run into this --output has read: a file counts as read when "
+            "a committed run read it with the same path, size and modification time (listed in "
+            "<output>/_state/files/). For scheduled runs over a folder that new files arrive in.",
+        )
+        add(
             "--max_input_bytes",
             "--max-input-bytes",
             dest="max_input_bytes",

@@ -333,22 +333,34 @@ class ReadArticles(beam.PTransform):
     A file matched by several patterns is read once.
     """
 
-    def __init__(self, patterns: list[str], max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, patterns: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, listing: str | None = None):
+        """Read the files `patterns` match, or those named in `listing`: a JSON Lines file of {"path": ...}
+        objects (the run's file list, written by the driver; no pattern matching, so any file name works)."""
         super().__init__()
-        self.patterns = list(patterns)
+        if (patterns is None) == (listing is None):
+            raise ValueError("give either patterns or a listing")
+        self.patterns = list(patterns or ())
+        self.listing = listing
         self.max_bytes = max_bytes
 
     def expand(self, pbegin):
         from apache_beam.io import fileio
         from apache_beam.io.fileio import EmptyMatchTreatment
 
-        paths = (
-            pbegin
-            | "Patterns" >> beam.Create(self.patterns)
-            | "Match" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
-            | "Path" >> beam.Map(lambda m: m.path)
-            | "Distinct" >> beam.Distinct()
-        )
+        if self.listing is not None:
+            named = (
+                pbegin
+                | "Listing" >> beam.io.ReadFromText(self.listing)
+                | "ListedPath" >> beam.Map(lambda line: json.loads(line)["path"])
+            )
+        else:
+            named = (
+                pbegin
+                | "Patterns" >> beam.Create(self.patterns)
+                | "Match" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
+                | "Path" >> beam.Map(lambda m: m.path)
+            )
+        paths = named | "Distinct" >> beam.Distinct()
         parsed = paths | "Parse" >> beam.ParDo(ReadFileFn(self.max_bytes)).with_outputs(REJECTS, MANY, main="articles")
         # Paths are already spread over workers by Distinct, so the articles of one-article files go
         # straight on and are cleaned in the same fused step (their HTML never crosses a shuffle, nor a

@@ -1,0 +1,74 @@
+"""Scheduled runs: --only_new reads only the files no earlier run into the same output has read."""
+import io
+import json
+import os
+import pathlib
+import shutil
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.main import FILES_DIR, run
+from pipeline.sql import connect
+from transforms.read import ReadArticles
+
+SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"
+NEW_ARTICLE = (
+    "Storm closes schools along the coast\n\n"
+    "Thousands of residents were evacuated on Tuesday as the storm approached the northern coast of the island.\n"
+    "Officials said the evacuation would continue through the night and schools would stay closed on Wednesday.\n"
+)
+
+
+def _run(*argv) -> tuple[dict, str]:
+    printed = io.StringIO()
+    row = run(list(argv), out=printed)
+    return row, printed.getvalue()
+
+
+def _sources(out: pathlib.Path, run_id: str) -> list[str]:
+    q = "SELECT source_uri FROM articles WHERE run_id = ? UNION ALL SELECT source_uri FROM rejects WHERE run_id = ?"
+    return sorted(pathlib.Path(u).name for (u,) in connect(str(out)).execute(q, [run_id, run_id]).fetchall())
+
+
+def test_only_new_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    seeds = sorted(SEEDS.glob("*.txt"))[:2]
+    for s in seeds:
+        shutil.copy(s, inbox / s.name)
+
+    first, _ = _run("--input", str(inbox), "--output", str(out))  # a plain run lists what it read, too
+    assert first["input_count"] == 2
+    listed = [json.loads(line)["path"] for line in (out / FILES_DIR / f"{first['run_id']}.jsonl").read_text().splitlines()]
+    assert sorted(pathlib.Path(p).name for p in listed) == [s.name for s in seeds]
+
+    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert (second["input_count"], second["article_count"]) == (0, 0)
+    assert "files read      0  (2 skipped: read by earlier runs, --only_new)" in printed
+
+    (inbox / "storm [1].txt").write_text(NEW_ARTICLE, encoding="utf-8")  # a name that is not a valid glob
+    (inbox / "notes.pdf").write_bytes(b"%PDF-1.4")  # new files that become rejects are new files too
+    touched = inbox / seeds[0].name
+    os.utime(touched, (1_600_000_000, 1_600_000_000))  # a changed modification time: read again
+    third, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert _sources(out, third["run_id"]) == sorted(["notes.pdf", "storm [1].txt", seeds[0].name])
+    assert "(1 skipped: read by earlier runs, --only_new)" in printed
+
+    fourth, _ = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert fourth["input_count"] == 0
+    # Without the option every file is read again.
+    fifth, _ = _run("--input", str(inbox), "--output", str(out))
+    assert fifth["input_count"] == 4
+
+
+def test_read_articles_from_a_listing_reads_each_named_file_once(tmp_path):
+    names = ["a [1].txt", "b*.txt"]
+    for n in names:
+        (tmp_path / n).write_text(NEW_ARTICLE, encoding="utf-8")
+    listing = tmp_path / "files.jsonl"
+    listing.write_text("".join(json.dumps({"path": str(tmp_path / n)}) + "\n" for n in [*names, names[0]]))
+    with TestPipeline() as p:
+        out = p | ReadArticles(listing=str(listing))
+        assert_that(out["files"] | beam.Map(lambda a: pathlib.Path(a.source_uri).name), equal_to(names))
