@@ -67,6 +67,14 @@ def _record(level, message):
     return logging.LogRecord(local.RELAY_LOGGER, level, __file__, 1, message, None, None)
 
 
+def test_relayed_entry_keeps_non_ascii_quotes_and_backslashes():
+    from apache_beam.portability.api import beam_fn_api_pb2
+
+    entry = beam_fn_api_pb2.LogEntry(message='café "naïve" 東京 \\ end', log_location="/x/transforms/progress.py:27")
+    relayed = "Worker: " + str(entry).replace("\n", " ")  # how Beam's logging service relays it
+    assert local.relayed_entry(relayed) == ('café "naïve" 東京 \\ end', "/x/transforms/progress.py:27")
+
+
 def test_worker_log_relay_shows_progress_and_warnings_not_chatter():
     target = logging.getLogger("newsbeam-test-relay")
     target.setLevel(logging.INFO)
