@@ -21,7 +21,7 @@ from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.article import RUNS_SCHEMA, UTC
 from transforms.boilerplate import CleanConfig, StripBoilerplate
-from transforms.dedup import DedupConfig
+from transforms.dedup import DedupConfig, MarkEarlierCopies
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
@@ -103,11 +103,12 @@ def _is_dir(path: str) -> bool:
 
 def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt.datetime,
           clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int,
-          fetch: tuple[FetchSources, FetchConfig, str] | None = None) -> None:
-    """(ReadArticles + FetchArticles) -> StripBoilerplate -> DeduplicateStories -> WriteTables.
+          fetch: tuple[FetchSources, FetchConfig, str] | None = None, earlier: str | None = None) -> None:
+    """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> DeduplicateStories -> WriteTables.
 
     `listing` names the input files (see write_listing); `fetch` is (sources, config, glob of earlier runs'
-    validator files) when feeds/URLs/sitemaps are given.
+    validator files) when feeds/URLs/sitemaps are given; `earlier` is the glob of earlier runs' articles
+    files when copies of them are marked (--only_new).
     """
     read = p | "ReadArticles" >> ReadArticles(max_bytes=max_bytes, listing=listing)
     # (label, what its progress lines call it, PCollection[RawArticle]) for each source of raw articles
@@ -123,9 +124,16 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
     raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(f"{what} entering boilerplate removal") for name, what, pc in sources)
     entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: ENTERED) for (name, _, _), pc in zip(sources, raw)] | "AllEntering" >> beam.Flatten()
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(clean)
-    stories = cleaned["articles"] | "DeduplicateStories" >> DeduplicateStories(dedup, story)
+    articles = cleaned["articles"]
+    if earlier is not None:
+        marked = articles | "MarkEarlierCopies" >> MarkEarlierCopies(earlier)
+        articles = marked["new"]
+    stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story)
+    rows = stories["articles"]
+    if earlier is not None:
+        rows = (rows, marked["copies"]) | "WithEarlierCopies" >> beam.Flatten()
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
-    {"articles": stories["articles"], "stories": stories["stories"], "rejects": rejects, "counts": entered} | "WriteTables" >> WriteTables(
+    {"articles": rows, "stories": stories["stories"], "rejects": rejects, "counts": entered} | "WriteTables" >> WriteTables(
         staging, run_id, started
     )
 
@@ -274,7 +282,8 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
             p = beam.Pipeline(runner=runner, options=options)
             fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
             listing = write_listing(staging, files)
-            build(p, listing, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch)
+            earlier = f"{output}/articles/*/*.parquet" if nb.only_new else None
+            build(p, listing, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch, earlier)
             result = p.run()
             result.wait_until_finish()
         counts = _read_staged_json(staging, COUNTS_FILE, required=True)

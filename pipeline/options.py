@@ -39,7 +39,8 @@ class NewsbeamOptions(PipelineOptions):
             default=False,
             help="Read only the input files that no earlier run into this --output has read: a file counts as read when "
             "a committed run read it with the same path, size and modification time (listed in "
-            "<output>/_state/files/). For scheduled runs over a folder that new files arrive in.",
+            "<output>/_state/files/). An article whose text an earlier run wrote is marked as an exact copy of that "
+            "article, in its story. For scheduled runs over a folder that new files arrive in.",
         )
         add(
             "--max_input_bytes",

@@ -127,3 +127,37 @@ def test_find_duplicates_threshold_is_configurable():
     with TestPipeline() as p:
         out = p | beam.Create(arts) | FindDuplicates(DedupConfig(threshold=0.99))
         assert_that(out, equal_to([]))
+
+
+def test_mark_earlier_copies_splits_on_the_earliest_run_that_wrote_the_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms.dedup import MarkEarlierCopies
+
+    h = content_hash(ORIGINAL)
+    for run, rows in {
+        "r2": [{"content_hash": h, "article_id": "later", "duplicate_of": None, "story_id": "s-later", "run_id": "r2"}],
+        "r1": [{"content_hash": h, "article_id": "copy1", "duplicate_of": "orig1", "story_id": "s1", "run_id": "r1"},
+               {"content_hash": "other", "article_id": "x", "duplicate_of": None, "story_id": "sx", "run_id": "r1"}],
+    }.items():
+        (tmp_path / run).mkdir()
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / run / "part-0.parquet")
+    arts = [article("again", ORIGINAL.upper(), 0), article("fresh", UNRELATED, 1)]
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | MarkEarlierCopies(str(tmp_path / "*" / "*.parquet"))
+        assert_that(out["new"] | "NewIds" >> beam.Map(lambda a: a.article_id), equal_to(["fresh"]), label="new")
+        assert_that(
+            out["copies"] | "Verdicts" >> beam.Map(lambda c: (c[0].article_id, c[1].story_id, c[1].is_canonical, c[1].duplicate_of, c[1].duplicate_kind)),
+            equal_to([("again", "s1", False, "orig1", DUP_EXACT)]),  # r1 is earlier; its kept article is orig1
+            label="copies",
+        )
+
+
+def test_mark_earlier_copies_with_no_earlier_runs_passes_everything_on(tmp_path):
+    from transforms.dedup import MarkEarlierCopies
+
+    with TestPipeline() as p:
+        out = p | beam.Create([article("a", ORIGINAL, 0)]) | MarkEarlierCopies(str(tmp_path / "*" / "*.parquet"))
+        assert_that(out["new"] | beam.Map(lambda a: a.article_id), equal_to(["a"]), label="new")
+        assert_that(out["copies"], equal_to([]), label="copies")

@@ -55,12 +55,36 @@ def test_only_new_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
     third, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
     assert _sources(out, third["run_id"]) == sorted(["notes.pdf", "storm [1].txt", seeds[0].name])
     assert "(1 skipped: read by earlier runs, --only_new)" in printed
+    assert third["exact_duplicate_count"] == 1  # the touched file's article, read again, is a copy of its earlier self
 
     fourth, _ = _run("--input", str(inbox), "--output", str(out), "--only-new")
     assert fourth["input_count"] == 0
-    # Without the option every file is read again.
+    # Without the option every file is read again, and nothing is compared with earlier runs.
     fifth, _ = _run("--input", str(inbox), "--output", str(out))
-    assert fifth["input_count"] == 4
+    assert (fifth["input_count"], fifth["exact_duplicate_count"]) == (4, 0)
+
+
+def test_only_new_marks_copies_of_earlier_runs_articles(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    shutil.copy(seed, inbox / seed.name)
+    first, _ = _run("--input", str(inbox), "--output", str(out))
+    con = connect(str(out))
+    (earlier_id, earlier_story), = con.execute("SELECT article_id, story_id FROM articles").fetchall()
+
+    shutil.copy(seed, inbox / "the same story again.txt")  # syndicated again, under another name
+    (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert (second["article_count"], second["exact_duplicate_count"], second["story_count"]) == (2, 1, 1)
+    rows = connect(str(out)).execute(
+        "SELECT source_uri, story_id, is_canonical, duplicate_of, duplicate_kind FROM articles WHERE run_id = ? ORDER BY 1",
+        [second["run_id"]],
+    ).fetchall()
+    (storm_uri, storm_story, storm_canonical, storm_of, _), (copy_uri, copy_story, copy_canonical, copy_of, kind) = rows
+    assert copy_uri.endswith("the same story again.txt") and storm_uri.endswith("storm.txt")
+    assert (copy_story, copy_canonical, copy_of, kind) == (earlier_story, False, earlier_id, "exact")
+    assert storm_canonical and storm_of is None and storm_story != earlier_story
 
 
 def test_read_articles_from_a_listing_reads_each_named_file_once(tmp_path):
