@@ -317,6 +317,8 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         "reject_count": counts.get("rejects", 0),
         "rejects_by_reason": list(rejects_by_reason.items()),
         "inputs": list(nb.inputs or ()) + list(sources.feeds) + list(sources.urls) + list(sources.sitemaps),
+        "file_count": n_files,
+        "skipped_file_count": skipped,
         "output": output,
         "options": json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
         "newsbeam_version": __version__,

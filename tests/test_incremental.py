@@ -47,6 +47,8 @@ def test_only_new_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
     second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
     assert (second["input_count"], second["article_count"]) == (0, 0)
     assert "files read      0  (2 skipped: read by earlier runs, --only_new)" in printed
+    runs = connect(str(out)).execute("SELECT file_count, skipped_file_count FROM runs ORDER BY run_id").fetchall()
+    assert runs == [(2, 0), (0, 2)]
 
     (inbox / "storm [1].txt").write_text(NEW_ARTICLE, encoding="utf-8")  # a name that is not a valid glob
     (inbox / "notes.pdf").write_bytes(b"%PDF-1.4")  # new files that become rejects are new files too
