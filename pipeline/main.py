@@ -84,6 +84,18 @@ def write_listing(staging: str, files: dict[str, tuple[int, float]]) -> str:
     return path
 
 
+def leftover_staging(output: str) -> dict[str, int]:
+    """{run id: bytes} of the staging folders in `output`: runs still going, or killed before they could
+    remove what they staged (a failed run removes its own)."""
+    left: dict[str, int] = {}
+    prefix = f"{output}/{STAGING}/"
+    for m in FileSystems.match([f"{prefix}**"])[0].metadata_list:
+        if m.path.startswith(prefix) and "/" in m.path[len(prefix):]:
+            run = m.path[len(prefix):].split("/", 1)[0]
+            left[run] = left.get(run, 0) + (m.size_in_bytes or 0)
+    return left
+
+
 def _local_workers(options: PipelineOptions, requested: int, input_bytes: int) -> int:
     """Worker processes newsbeam starts itself (see pipeline/local.py); 0 when the runner options decide."""
     if not local.is_local_default(options):
@@ -271,6 +283,11 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     also = f" ({skipped} more skipped: read by earlier runs)" if skipped else ""
     print(f"newsbeam {run_id}: {n_files} file(s){also} from {len(patterns)} input pattern(s) -> {output} ({where})",
           file=out, flush=True)
+    left = leftover_staging(output)
+    if left:
+        print(f"note: {output}/{STAGING}/ holds files of {len(left)} other run(s) that did not finish "
+              f"({', '.join(sorted(left))}; {sum(left.values()) / 1e6:.1f} MB): still running, or killed. Nothing of "
+              "them is in the tables; remove those folders when no such run is going.", file=out, flush=True)
     t0 = time.monotonic()
     worker_log = os.path.join(tempfile.gettempdir(), f"newsbeam-{run_id}-workers.log")
     try:

@@ -176,6 +176,19 @@ def test_rerun_adds_a_new_run_and_never_overwrites(tmp_path, seeds_run):
         _run("--input", SEEDS, "--output", str(out), "--run_id", first["run_id"])
 
 
+def test_a_killed_runs_staging_files_are_reported_and_left_alone(tmp_path):
+    out = tmp_path / "out"
+    leftover = out / "_staging" / "20240101T000000Z-dead00" / "articles" / "part-0.parquet"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"x" * 2_000_000)
+    row, printed = _run("--input", SEEDS, "--output", str(out))
+    assert "holds files of 1 other run(s) that did not finish (20240101T000000Z-dead00; 2.0 MB)" in printed
+    assert row["article_count"] == 3 and leftover.exists()
+    assert connect(str(out)).sql("SELECT count(DISTINCT run_id) FROM articles").fetchall() == [(1,)]
+    _, printed = _run("--input", SEEDS, "--output", str(tmp_path / "clean"))
+    assert "did not finish" not in printed
+
+
 def test_multi_processing_runner_gives_the_same_result(tmp_path, seeds_run):
     """Workers in separate processes (as on a real runner): DoFns and elements must pickle."""
     out = tmp_path / "mp"
