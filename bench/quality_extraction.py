@@ -237,9 +237,9 @@ def run_stage(pages) -> float:
     return time.perf_counter() - t0
 
 
-def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) -> tuple[dict[str, str], dict[str, str], float]:
-    """Run the pipeline on a folder; ({file stem: text}, {file stem: reject reason}, wall seconds).
-    The titles and publication dates of the articles are left in TITLES[run_id] and DATES[run_id]."""
+def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) -> tuple[dict, dict, float, dict]:
+    """Run the pipeline on a folder; ({file stem: text}, {file stem: reject reason}, wall seconds,
+    {file stem: (title, published_at)})."""
     import duckdb
 
     from pipeline.main import run
@@ -252,19 +252,16 @@ def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) 
         "SELECT source_uri, text, title, published_at FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
     ).fetchall()
     texts = {_stem(uri): text for uri, text, _, _ in rows}
-    TITLES[run_id] = {_stem(uri): title for uri, _, title, _ in rows}
-    DATES[run_id] = {_stem(uri): published for uri, _, _, published in rows}
+    meta = {_stem(uri): (title, published) for uri, _, title, published in rows}
     rejects = {
         _stem(uri): reason
         for uri, reason in con.execute(
             "SELECT source_uri, reason FROM read_parquet(?)", [f"{out_dir}/rejects/{run_id}/*.parquet"]
         ).fetchall()
     }
-    return texts, rejects, seconds
+    return texts, rejects, seconds, meta
 
 
-TITLES: dict[str, dict[str, str | None]] = {}
-DATES: dict[str, dict] = {}
 _WORDS = re.compile(r"\w+")
 
 
@@ -349,7 +346,7 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
         if missing:
             print(f"  (not installed, skipped: {', '.join(missing)}; pip install -r requirements-bench.txt)")
 
-    texts, rejects, secs = run_pipeline(html_dir, work / set_name / "out", f"html-{set_name}", extra)
+    texts, rejects, secs, html_meta = run_pipeline(html_dir, work / set_name / "out", f"html-{set_name}", extra)
     why = Counter(rejects.values())
     note = f"rejected: {dict(why)}" if why else ""
     print(_row("newsbeam (html)", pages, texts, secs, note), flush=True)
@@ -378,14 +375,17 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
         if dumps[pid].strip():
             (txt_dir / f"{pid}.txt").write_text(dumps[pid], encoding="utf-8")
     print(_row("whole-page text (no cleaning)", pages, dumps, None), flush=True)
-    texts, rejects, secs = run_pipeline(txt_dir, work / set_name / "out", f"txt-{set_name}", extra)
+    texts, rejects, secs, txt_meta = run_pipeline(txt_dir, work / set_name / "out", f"txt-{set_name}", extra)
     why = Counter(rejects.values())
     note = f"rejected: {dict(why)}" if why else ""
     print(_row("newsbeam (raw text)", pages, texts, secs, note), flush=True)
-    agree, total = title_agreement(TITLES[f"txt-{set_name}"], TITLES[f"html-{set_name}"])
+    def column(meta, i):
+        return {pid: values[i] for pid, values in meta.items()}
+
+    agree, total = title_agreement(column(txt_meta, 0), column(html_meta, 0))
     print(f"  raw-text titles agreeing with the title newsbeam takes from the page's HTML: {agree} of {total} "
           f"({agree / max(1, total):.0%})", flush=True)
-    same, missing, other, total = date_agreement(DATES[f"txt-{set_name}"], DATES[f"html-{set_name}"])
+    same, missing, other, total = date_agreement(column(txt_meta, 1), column(html_meta, 1))
     print(f"  raw-text published_at against the date newsbeam takes from the page's HTML ({total} pages with one): "
           f"same day {same}, none {missing}, another day {other}", flush=True)
     if args.show_worst:
