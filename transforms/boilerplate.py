@@ -178,22 +178,33 @@ _MONTH = _rx(rf"\b{_MONTHS}\b|\b\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{1,4}}\b")
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 
 
+def _date_text(line: str) -> str:
+    """A line without its 'Published:'-style prefix and edge punctuation."""
+    return _DATE_PREFIX.sub("", line.strip()).strip(" |,-–—")
+
+
+def _parse_date(text: str, fuzzy: bool = False, full: bool = False) -> dt.datetime | None:
+    """The date in `text`, in UTC (naive times taken as UTC), or None. With `full`, only a date that gives day,
+    month and year: parsing twice with different defaults tells it from a month ("August 2012", an archive
+    link), which dateutil would complete with a default day."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dateutil warns about time zone names it does not know (ET, PT)
+        try:
+            one = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2000, 1, 1))
+            two = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2001, 2, 2)) if full else one
+        except (ValueError, OverflowError):
+            return None
+    if one.date() != two.date():
+        return None
+    return (one if one.tzinfo else one.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def parse_date_line(line: str) -> dt.datetime | None:
     """The date a line holds when the whole line is a date (optionally 'Published: ...'), else None."""
     if words(line) > 10 or not _YEAR.search(line) or not _MONTH.search(line):
         return None
-    text = _DATE_PREFIX.sub("", line.strip()).strip(" |,-–—")
-    if not text:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dateutil warns about time zone names it does not know (ET, PT)
-        try:
-            parsed = date_parser.parse(text, fuzzy=False)
-        except (ValueError, OverflowError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    text = _date_text(line)
+    return _parse_date(text) if text else None
 
 
 def byline_author(lines: list[str]) -> str | None:
@@ -292,27 +303,11 @@ def find_title(lines: list[str], verdict: list[str | None], start: int, end: int
     return best if best_share >= cfg.title_min_overlap else cands[0]
 
 
-def _dated(text: str, fuzzy: bool) -> dt.datetime | None:
-    """The full date (day, month and year all given) in `text`, in UTC, or None. Parsing twice with different
-    defaults tells a date from a month ("August 2012", an archive link), which dateutil would complete with
-    today's day."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dateutil warns about time zone names it does not know (ET, PT)
-        try:
-            one = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2000, 1, 1))
-            two = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2001, 2, 2))
-        except (ValueError, OverflowError):
-            return None
-    if one.date() != two.date():
-        return None
-    return (one if one.tzinfo else one.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def credit_date(line: str) -> dt.datetime | None:
     """The date in a short credit or dateline ("By Jane Smith on July 24, 2012 at 7:29 am"), or None."""
     if words(line) > 20 or ends_like_sentence(line) or not _YEAR.search(line) or not _MONTH.search(line):
         return None
-    return _dated(_DATE_PREFIX.sub("", line.strip()), fuzzy=True)
+    return _parse_date(_date_text(line), fuzzy=True, full=True)
 
 
 def pick_date(lines: list[str], dated: list[int], start: int, end: int, cfg: CleanConfig) -> dt.datetime | None:
@@ -322,7 +317,7 @@ def pick_date(lines: list[str], dated: list[int], start: int, end: int, cfg: Cle
     elsewhere on a page more often belongs to a sidebar or an archive list than to the article."""
     lo, hi = start - cfg.date_window, min(end, start + cfg.date_body_lines)
     for i in sorted((i for i in dated if lo <= i < hi), key=lambda i: abs(i - start + 0.5)):
-        when = _dated(_DATE_PREFIX.sub("", lines[i].strip()).strip(" |,-–—"), fuzzy=False)
+        when = _parse_date(_date_text(lines[i]), full=True)
         if when is not None:
             return when
     for i in [*range(start - 1, max(-1, lo - 1), -1), *range(start, hi)]:
