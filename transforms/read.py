@@ -63,6 +63,8 @@ MAX_CONTROL_SHARE = 0.01
 def checked_text(text: str) -> str:
     """Decoded text with stray control characters removed; InputError(bad_encoding) when there are so many
     control or replacement characters that the bytes were binary data or decoded with the wrong encoding."""
+    if "\ufffd" not in text and _CONTROL.search(text) is None:
+        return text  # the usual case: one scan, no counting
     bad = len(_CONTROL.findall(text)) + text.count("\ufffd")
     if bad > MAX_CONTROL_SHARE * len(text):
         raise InputError(
@@ -70,7 +72,7 @@ def checked_text(text: str) -> str:
             f"{bad / len(text):.0%} of the decoded characters are control or replacement characters "
             "(binary data, or text in an encoding that was not recognised)",
         )
-    return _CONTROL.sub("", text) if bad else text
+    return _CONTROL.sub("", text)
 
 
 def _detected(data: bytes) -> str | None:
