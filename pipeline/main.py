@@ -21,7 +21,7 @@ from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.article import RUNS_SCHEMA, UTC
 from transforms.boilerplate import CleanConfig, StripBoilerplate
-from transforms.dedup import DedupConfig, MarkEarlierCopies
+from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies, WriteSignatures
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
@@ -115,12 +115,12 @@ def _is_dir(path: str) -> bool:
 
 def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt.datetime,
           clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int,
-          fetch: tuple[FetchSources, FetchConfig, str] | None = None, earlier: str | None = None) -> None:
+          fetch: tuple[FetchSources, FetchConfig, str] | None = None, earlier: tuple[str, str] | None = None) -> None:
     """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> DeduplicateStories -> WriteTables.
 
     `listing` names the input files (see write_listing); `fetch` is (sources, config, glob of earlier runs'
-    validator files) when feeds/URLs/sitemaps are given; `earlier` is the glob of earlier runs' articles
-    files when copies of them are marked (--only_new).
+    validator files) when feeds/URLs/sitemaps are given; `earlier` is the globs of earlier runs' articles
+    and signatures files when copies of them are marked (--only_new).
     """
     read = p | "ReadArticles" >> ReadArticles(max_bytes=max_bytes, listing=listing)
     # (label, what its progress lines call it, PCollection[RawArticle]) for each source of raw articles
@@ -138,10 +138,13 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(clean)
     articles = cleaned["articles"]
     if earlier is not None:
-        marked = articles | "MarkEarlierCopies" >> MarkEarlierCopies(earlier)
+        articles_glob, signatures_glob = earlier
+        marked = articles | "MarkEarlierCopies" >> MarkEarlierCopies(articles_glob, signatures_glob, dedup)
         articles = marked["new"]
     stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story)
     rows = stories["articles"]
+    # The signatures of the articles this run keeps, for later --only_new runs' near copies.
+    rows | "WriteSignatures" >> WriteSignatures(staging, run_id, dedup)
     if earlier is not None:
         rows = (rows, marked["copies"]) | "WithEarlierCopies" >> beam.Flatten()
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
@@ -217,13 +220,15 @@ def commit(output: str, staging: str, run_id: str) -> None:
         if not FileSystems.exists(f"{output}/{FILES_DIR}"):
             FileSystems.mkdirs(f"{output}/{FILES_DIR}")
         FileSystems.rename([f"{staging}/{LISTING_FILE}"], [f"{output}/{FILES_DIR}/{run_id}.jsonl"])
-    # Conditional-GET validators: <output>/_state/http_validators/<run_id>.parquet, read by the next run.
-    state = sorted(m.path for m in FileSystems.match([f"{staging}/{VALIDATORS_DIR}/*.parquet"])[0].metadata_list)
-    if state:
-        if not FileSystems.exists(f"{output}/{VALIDATORS_DIR}"):
-            FileSystems.mkdirs(f"{output}/{VALIDATORS_DIR}")
-        names = [f"{run_id}.parquet"] if len(state) == 1 else [f"{run_id}-{i}.parquet" for i in range(len(state))]
-        FileSystems.rename(state, [f"{output}/{VALIDATORS_DIR}/{n}" for n in names])
+    # State for later runs: conditional-GET validators (<output>/_state/http_validators/<run_id>.parquet) and
+    # the kept articles' MinHash signatures (<output>/_state/signatures/<run_id>.parquet).
+    for state_dir in (VALIDATORS_DIR, SIGNATURES_DIR):
+        state = sorted(m.path for m in FileSystems.match([f"{staging}/{state_dir}/*.parquet"])[0].metadata_list)
+        if state:
+            if not FileSystems.exists(f"{output}/{state_dir}"):
+                FileSystems.mkdirs(f"{output}/{state_dir}")
+            names = [f"{run_id}.parquet"] if len(state) == 1 else [f"{run_id}-{i}.parquet" for i in range(len(state))]
+            FileSystems.rename(state, [f"{output}/{state_dir}/{n}" for n in names])
     FileSystems.delete([staging])
 
 
@@ -299,7 +304,7 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
             p = beam.Pipeline(runner=runner, options=options)
             fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
             listing = write_listing(staging, files)
-            earlier = f"{output}/articles/*/*.parquet" if nb.only_new else None
+            earlier = (f"{output}/articles/*/*.parquet", f"{output}/{SIGNATURES_DIR}/*.parquet") if nb.only_new else None
             build(p, listing, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch, earlier)
             result = p.run()
             result.wait_until_finish()

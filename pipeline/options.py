@@ -40,7 +40,8 @@ class NewsbeamOptions(PipelineOptions):
             help="Read only the input files that no earlier run into this --output has read: a file counts as read when "
             "a committed run read it with the same path, size and modification time (listed in "
             "<output>/_state/files/). An article whose text an earlier run wrote is marked as an exact copy of that "
-            "article, in its story. For scheduled runs over a folder that new files arrive in.",
+            "article, and one within --near_threshold of an article an earlier run kept as a near copy of it, in its "
+            "story (<output>/_state/signatures/). For scheduled runs over a folder that new files arrive in.",
         )
         add(
             "--max_input_bytes",

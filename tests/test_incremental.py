@@ -10,6 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.main import FILES_DIR, run
+from transforms.dedup import SIGNATURES_DIR
 from pipeline.sql import connect
 from transforms.read import ReadArticles
 
@@ -87,6 +88,37 @@ def test_only_new_marks_copies_of_earlier_runs_articles(tmp_path):
     assert copy_uri.endswith("the same story again.txt") and storm_uri.endswith("storm.txt")
     assert (copy_story, copy_canonical, copy_of, kind) == (earlier_story, False, earlier_id, "exact")
     assert storm_canonical and storm_of is None and storm_story != earlier_story
+
+
+def test_only_new_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    shutil.copy(seed, inbox / seed.name)
+    first, _ = _run("--input", str(inbox), "--output", str(out))  # a plain run keeps its signatures too
+    (earlier_id, earlier_story), = connect(str(out)).execute("SELECT article_id, story_id FROM articles").fetchall()
+    assert (out / SIGNATURES_DIR / f"{first['run_id']}.parquet").exists()
+
+    # The same wire story, edited by another outlet: a sentence reworded, one added, its furniture gone.
+    text = seed.read_text(encoding="utf-8").replace("ADVERTISEMENT", "").replace("according to the State Department",
+                                                                                "the State Department said")
+    (inbox / "edited copy.txt").write_text(text + "\nThe State Department did not say when talks could resume.\n", encoding="utf-8")
+    (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    second, _ = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert (second["article_count"], second["near_duplicate_count"], second["story_count"]) == (2, 1, 1)
+    rows = connect(str(out)).execute(
+        "SELECT source_uri, story_id, is_canonical, duplicate_of, duplicate_kind FROM articles WHERE run_id = ? ORDER BY 1",
+        [second["run_id"]],
+    ).fetchall()
+    (copy_uri, copy_story, copy_canonical, copy_of, kind), (storm_uri, storm_story, *_) = rows
+    assert copy_uri.endswith("edited copy.txt") and storm_uri.endswith("storm.txt")
+    assert (copy_story, copy_canonical, copy_of, kind) == (earlier_story, False, earlier_id, "near")
+    assert storm_story != earlier_story
+    # Only kept articles are remembered: the storm article, not the near copy.
+    kept = connect(str(out)).execute(
+        f"SELECT article_id FROM read_parquet('{out / SIGNATURES_DIR}/{second['run_id']}.parquet')").fetchall()
+    assert [k for (k,) in kept] == [a for (a,) in connect(str(out)).execute(
+        "SELECT article_id FROM articles WHERE run_id = ? AND duplicate_of IS NULL", [second["run_id"]]).fetchall()]
 
 
 def test_read_articles_from_a_listing_reads_each_named_file_once(tmp_path):

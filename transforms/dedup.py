@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 import xxhash
 
 from schemas.article import DUP_EXACT, DUP_NEAR, CleanArticle, StoryAssignment
@@ -290,18 +291,146 @@ class SplitEarlierCopiesFn(beam.DoFn):
         )
 
 
+# Near copies across runs: every run keeps the MinHash signature of each article it kept (not of its
+# copies) in <output>/_state/signatures/; a later --only_new run looks its new articles up there.
+SIGNATURES_DIR = "_state/signatures"
+SIGNATURES_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("signature", pa.binary(), nullable=False),  # MinHash, little-endian uint32[num_perm]
+        pa.field("num_perm", pa.int32(), nullable=False),
+        pa.field("seed", pa.int64(), nullable=False),
+        pa.field("shingle_size", pa.int32(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+_SIG_DTYPE = np.dtype("<u4")
+
+
+def _signature_setting(cfg: DedupConfig) -> tuple[int, int, int]:
+    """What makes two signatures comparable: rows written with other settings are not looked at."""
+    return cfg.num_perm, cfg.seed, cfg.shingle_size
+
+
+class _FullSignatureFn(beam.DoFn):
+    """CleanArticle -> (article_id, MinHash signature bytes)."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+
+    def setup(self):
+        self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
+
+    def process(self, a: CleanArticle):
+        sig = minhash(shingle_hashes(dedup_text(a), self.cfg.shingle_size), self.perms)
+        yield a.article_id, sig.astype(_SIG_DTYPE).tobytes()
+
+
+def earlier_signature_rows(readable_file, wanted: set, cfg: DedupConfig) -> Iterator[tuple[bytes, tuple]]:
+    """(band key, (run_id, article_id, story_id, signature bytes)) for each band of each row of one earlier
+    signatures file whose key is among `wanted` (the new articles' band keys) and whose settings match `cfg`."""
+    import pyarrow.parquet as pq
+
+    if not wanted:
+        return
+    bands, rows = cfg.bands_rows
+    setting = _signature_setting(cfg)
+    with readable_file.open() as f:
+        table = pq.read_table(f)
+    for row in table.to_pylist():
+        if (row["num_perm"], row["seed"], row["shingle_size"]) != setting:
+            continue
+        sig = np.frombuffer(row["signature"], dtype=_SIG_DTYPE)
+        for key in band_keys(sig, bands, rows):
+            if key in wanted:
+                yield key, (row["run_id"], row["article_id"], row["story_id"], row["signature"])
+
+
+def earlier_matches(kv, threshold: float) -> Iterator[tuple[str, tuple]]:
+    """(band key, {new: [(id, sig)], old: [(run_id, id, story_id, sig)]}) -> (new id, (-jaccard, run_id, old id,
+    story_id)) for each pair in the bucket whose estimated Jaccard reaches the threshold."""
+    _, grouped = kv
+    olds = [(o, np.frombuffer(o[3], dtype=_SIG_DTYPE)) for o in grouped["old"]]
+    if not olds:
+        return
+    for aid, raw in grouped["new"]:
+        sig = np.frombuffer(raw, dtype=_SIG_DTYPE)
+        for (run_id, old_id, story_id, _), old_sig in olds:
+            j = jaccard_estimate(sig, old_sig)
+            if j >= threshold:
+                yield aid, (-j, run_id, old_id, story_id)
+
+
+def _split_near(kv):
+    """(article_id, {article: [a], match: [best]}) -> a new article, or ('copies', (a, StoryAssignment))."""
+    _, grouped = kv
+    for a in grouped["article"]:
+        if not grouped["match"]:
+            yield a
+            continue
+        _, _, old_id, story_id = grouped["match"][0]
+        yield beam.pvalue.TaggedOutput(
+            "copies", (a, StoryAssignment(a.article_id, story_id, is_canonical=False, duplicate_of=old_id, duplicate_kind=DUP_NEAR))
+        )
+
+
+class SignatureRowFn(beam.DoFn):
+    """(CleanArticle, StoryAssignment) -> a signatures row, for the articles a run keeps (not its copies)."""
+
+    def __init__(self, cfg: DedupConfig, run_id: str):
+        self.cfg, self.run_id = cfg, run_id
+
+    def setup(self):
+        self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
+
+    def process(self, item):
+        a, s = item
+        if s.duplicate_of is not None:
+            return
+        sig = minhash(shingle_hashes(dedup_text(a), self.cfg.shingle_size), self.perms)
+        num_perm, seed, shingle_size = _signature_setting(self.cfg)
+        yield {"article_id": a.article_id, "story_id": s.story_id, "signature": sig.astype(_SIG_DTYPE).tobytes(),
+               "num_perm": num_perm, "seed": seed, "shingle_size": shingle_size, "run_id": self.run_id}
+
+
+class WriteSignatures(beam.PTransform):
+    """PCollection[(CleanArticle, StoryAssignment)] -> `<staging>/_state/signatures/part-*.parquet` (kept articles only)."""
+
+    def __init__(self, staging_dir: str, run_id: str, cfg: DedupConfig = DedupConfig()):
+        super().__init__()
+        self.staging_dir, self.run_id, self.cfg = staging_dir.rstrip("/"), run_id, cfg
+
+    def expand(self, rows):
+        return (
+            rows
+            | "SignatureRows" >> beam.ParDo(SignatureRowFn(self.cfg, self.run_id))
+            | "WriteSignatureRows" >> beam.io.WriteToParquet(
+                f"{self.staging_dir}/{SIGNATURES_DIR}/part", SIGNATURES_SCHEMA, file_name_suffix=".parquet", codec="zstd"
+            )
+        )
+
+
 class MarkEarlierCopies(beam.PTransform):
     """PCollection[CleanArticle] -> {new: PCollection[CleanArticle], copies: PCollection[(CleanArticle, StoryAssignment)]}.
 
     An article whose normalised text (`content_hash`) is that of an article in the Parquet files matching
     `earlier_glob` (earlier runs' `articles`) is an exact copy of that article's kept article, in its story;
-    the earliest run's row decides. Every other article is new and goes on to this run's copies and stories.
-    The earlier hashes reach the split as a side input (300-400 bytes of memory per earlier article).
+    the earliest run's row decides. The earlier hashes reach the split as a side input (300-400 bytes of
+    memory per earlier article).
+
+    With `signatures_glob` (earlier runs' signatures, see WriteSignatures), an article that is not an exact
+    copy but shares an LSH band with an earlier kept article and reaches `cfg.threshold` estimated Jaccard
+    with it is a near copy of it, in its story (the most similar one; ties: the earliest run). Only earlier
+    rows in a band of this run's new articles are shuffled. Every other article is new and goes on to this
+    run's copies and stories.
     """
 
-    def __init__(self, earlier_glob: str):
+    def __init__(self, earlier_glob: str, signatures_glob: str | None = None, cfg: DedupConfig = DedupConfig()):
         super().__init__()
         self.earlier_glob = earlier_glob
+        self.signatures_glob = signatures_glob
+        self.cfg = cfg
 
     def expand(self, articles):
         from apache_beam.io import fileio
@@ -318,4 +447,35 @@ class MarkEarlierCopies(beam.PTransform):
         split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(earlier)).with_outputs(
             "copies", main="new"
         )
-        return {"new": split["new"], "copies": split["copies"]}
+        if self.signatures_glob is None:
+            return {"new": split["new"], "copies": split["copies"]}
+        cfg = self.cfg
+        bands, rows = cfg.bands_rows
+        sigs = split["new"] | "NewSignatures" >> beam.ParDo(_FullSignatureFn(cfg))
+        probes = sigs | "ProbeKeys" >> beam.FlatMap(
+            lambda kv: ((key, kv) for key in band_keys(np.frombuffer(kv[1], dtype=_SIG_DTYPE), bands, rows))
+        )
+        wanted = beam.pvalue.AsSingleton(
+            probes | "WantedKeys" >> beam.Keys() | "WantedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
+        )
+        olds = (
+            articles.pipeline
+            | "SignaturesGlob" >> beam.Create([self.signatures_glob])
+            | "MatchSignatures" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
+            | "ReadSignatures" >> fileio.ReadMatches()
+            | "EarlierSignatureRows" >> beam.FlatMap(earlier_signature_rows, wanted, cfg)
+        )
+        threshold = cfg.threshold
+        best = (
+            {"new": probes, "old": olds}
+            | "GroupByBand" >> beam.CoGroupByKey()
+            | "EarlierMatches" >> beam.FlatMap(earlier_matches, threshold)
+            | "BestMatch" >> beam.CombinePerKey(min)
+        )
+        near = (
+            {"article": split["new"] | "KeyNew" >> beam.Map(lambda a: (a.article_id, a)), "match": best}
+            | "JoinMatches" >> beam.CoGroupByKey()
+            | "SplitNearCopies" >> beam.FlatMap(_split_near).with_outputs("copies", main="new")
+        )
+        copies = (split["copies"], near["copies"]) | "AllEarlierCopies" >> beam.Flatten()
+        return {"new": near["new"], "copies": copies}
