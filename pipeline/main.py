@@ -144,7 +144,7 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
     stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story)
     rows = stories["articles"]
     # The signatures of the articles this run keeps, for later --only_new runs' near copies.
-    rows | "WriteSignatures" >> WriteSignatures(staging, run_id, dedup)
+    {"articles": rows, "signatures": stories["signatures"]} | "WriteSignatures" >> WriteSignatures(staging, run_id, dedup)
     if earlier is not None:
         rows = (rows, marked["copies"]) | "WithEarlierCopies" >> beam.Flatten()
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()

@@ -208,3 +208,15 @@ def test_mark_earlier_copies_without_signatures_files_finds_no_near_copies(tmp_p
         out = p | beam.Create([article("near", NEAR, 5)]) | MarkEarlierCopies(str(tmp_path / "a" / "*.parquet"), str(tmp_path / "s" / "*.parquet"))
         assert_that(out["new"] | beam.Map(lambda a: a.article_id), equal_to(["near"]), label="new")
         assert_that(out["copies"], equal_to([]), label="copies")
+
+
+def test_find_duplicates_can_hand_out_every_articles_signature():
+    from transforms.dedup import SIGNATURES
+
+    arts = [article("orig", ORIGINAL, 1), article("near", NEAR, 3), article("unrelated", UNRELATED, 0)]
+    perms = permutations(DedupConfig().num_perm, DedupConfig().seed)
+    want = [(a.article_id, minhash(shingle_hashes(a.text, 5), perms).astype("<u4").tobytes()) for a in arts]
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | FindDuplicates(with_signatures=True)
+        assert_that(out["copies"], equal_to([("near", ("orig", DUP_NEAR))]), label="copies")
+        assert_that(out[SIGNATURES], equal_to(want), label="signatures")

@@ -197,23 +197,36 @@ def resolve_duplicates(edges: Iterable[tuple[Node, Node]]) -> dict[str, tuple[st
     return out
 
 
-class SignatureFn(beam.DoFn):
-    """CleanArticle -> (bucket key, (Node, 16-bit signature bytes)) for each LSH band."""
+def signature_of(a: CleanArticle, perms: tuple[np.ndarray, np.ndarray], cfg: DedupConfig) -> np.ndarray:
+    """The MinHash signature an article's copies are compared on."""
+    return minhash(shingle_hashes(dedup_text(a), cfg.shingle_size), perms)
 
-    def __init__(self, cfg: DedupConfig):
+
+SIGNATURES = "signatures"
+_SIG_DTYPE = np.dtype("<u4")  # whole signatures as stored: little-endian uint32
+
+
+class SignatureFn(beam.DoFn):
+    """CleanArticle -> (bucket key, (Node, 16-bit signature bytes)) for each LSH band, and with `keep` the whole
+    signature as ('signatures', (article_id, signature bytes))."""
+
+    def __init__(self, cfg: DedupConfig, keep: bool = False):
         self.cfg = cfg
+        self.keep = keep
 
     def setup(self):
         self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
         self.bands, self.rows = self.cfg.bands_rows
 
     def process(self, a: CleanArticle):
-        sig = minhash(shingle_hashes(dedup_text(a), self.cfg.shingle_size), self.perms)
+        sig = signature_of(a, self.perms, self.cfg)
         # Buckets carry 16-bit MinHash values (b-bit MinHash, Li & Koenig 2010): half the bytes in the
         # shuffle, and two unequal 32-bit values agree on their low 16 bits only 1 time in 65536.
         node, raw = node_of(a), (sig & 0xFFFF).astype(np.uint16).tobytes()
         for key in band_keys(sig, self.bands, self.rows):
             yield key, (node, raw)
+        if self.keep:
+            yield beam.pvalue.TaggedOutput(SIGNATURES, (a.article_id, sig.astype(_SIG_DTYPE).tobytes()))
 
 
 class FindDuplicates(beam.PTransform):
@@ -221,11 +234,14 @@ class FindDuplicates(beam.PTransform):
 
     Exact copies share a normalised-text hash or a canonical URL; near copies share an LSH bucket and
     an estimated Jaccard >= threshold. Components are resolved in one step over the (few) edges.
+    With `with_signatures` the result is {copies: that, signatures: PCollection[(article_id, MinHash bytes)]}
+    for every article, so later runs can be compared with this one (WriteSignatures) without a second MinHash.
     """
 
-    def __init__(self, cfg: DedupConfig = DedupConfig()):
+    def __init__(self, cfg: DedupConfig = DedupConfig(), with_signatures: bool = False):
         super().__init__()
         self.cfg = cfg
+        self.with_signatures = with_signatures
 
     def expand(self, articles):
         nodes = articles | "Node" >> beam.Map(node_of)
@@ -246,19 +262,20 @@ class FindDuplicates(beam.PTransform):
         )
         # (band key, (Node, signature)) -> verified edges
         threshold = self.cfg.threshold
+        signed = articles | "Signatures" >> beam.ParDo(SignatureFn(self.cfg, self.with_signatures)).with_outputs(SIGNATURES, main="bands")
         near = (
-            articles
-            | "Signatures" >> beam.ParDo(SignatureFn(self.cfg))
+            signed["bands"]
             | "GroupByBand" >> beam.GroupByKey()
             | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], threshold))
         )
-        return (
+        copies = (
             (by_hash, by_url, near)
             | "AllEdges" >> beam.Flatten()
             | "OneKey" >> beam.Map(lambda e: (None, e))
             | "GatherEdges" >> beam.GroupByKey()
             | "Components" >> beam.FlatMap(lambda kv: resolve_duplicates(kv[1]).items())
         )
+        return {"copies": copies, SIGNATURES: signed[SIGNATURES]} if self.with_signatures else copies
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,9 +322,6 @@ SIGNATURES_SCHEMA = pa.schema(
         pa.field("run_id", pa.string(), nullable=False),
     ]
 )
-_SIG_DTYPE = np.dtype("<u4")
-
-
 def _signature_setting(cfg: DedupConfig) -> tuple[int, int, int]:
     """What makes two signatures comparable: rows written with other settings are not looked at."""
     return cfg.num_perm, cfg.seed, cfg.shingle_size
@@ -323,7 +337,7 @@ class _FullSignatureFn(beam.DoFn):
         self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
 
     def process(self, a: CleanArticle):
-        sig = minhash(shingle_hashes(dedup_text(a), self.cfg.shingle_size), self.perms)
+        sig = signature_of(a, self.perms, self.cfg)
         yield a.article_id, sig.astype(_SIG_DTYPE).tobytes()
 
 
@@ -375,36 +389,32 @@ def _split_near(kv):
         )
 
 
-class SignatureRowFn(beam.DoFn):
-    """(CleanArticle, StoryAssignment) -> a signatures row, for the articles a run keeps (not its copies)."""
-
-    def __init__(self, cfg: DedupConfig, run_id: str):
-        self.cfg, self.run_id = cfg, run_id
-
-    def setup(self):
-        self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
-
-    def process(self, item):
-        a, s = item
-        if s.duplicate_of is not None:
-            return
-        sig = minhash(shingle_hashes(dedup_text(a), self.cfg.shingle_size), self.perms)
-        num_perm, seed, shingle_size = _signature_setting(self.cfg)
-        yield {"article_id": a.article_id, "story_id": s.story_id, "signature": sig.astype(_SIG_DTYPE).tobytes(),
-               "num_perm": num_perm, "seed": seed, "shingle_size": shingle_size, "run_id": self.run_id}
+def _signature_rows(kv, setting: tuple[int, int, int], run_id: str) -> Iterator[dict]:
+    """(article_id, {signature: [bytes], story: [story_id]}) -> a signatures row for a kept article."""
+    article_id, grouped = kv
+    num_perm, seed, shingle_size = setting
+    for story_id in grouped["story"]:
+        for sig in grouped["signature"]:
+            yield {"article_id": article_id, "story_id": story_id, "signature": sig, "num_perm": num_perm, "seed": seed,
+                   "shingle_size": shingle_size, "run_id": run_id}
 
 
 class WriteSignatures(beam.PTransform):
-    """PCollection[(CleanArticle, StoryAssignment)] -> `<staging>/_state/signatures/part-*.parquet` (kept articles only)."""
+    """{signatures: (article_id, MinHash bytes), articles: (CleanArticle, StoryAssignment)} ->
+    `<staging>/_state/signatures/part-*.parquet`, one row per article the run kept (not its copies)."""
 
     def __init__(self, staging_dir: str, run_id: str, cfg: DedupConfig = DedupConfig()):
         super().__init__()
         self.staging_dir, self.run_id, self.cfg = staging_dir.rstrip("/"), run_id, cfg
 
-    def expand(self, rows):
+    def expand(self, tables):
+        kept = tables["articles"] | "KeptStories" >> beam.FlatMap(
+            lambda x: [(x[1].article_id, x[1].story_id)] if x[1].duplicate_of is None else []
+        )
         return (
-            rows
-            | "SignatureRows" >> beam.ParDo(SignatureRowFn(self.cfg, self.run_id))
+            {"signature": tables[SIGNATURES], "story": kept}
+            | "JoinSignatures" >> beam.CoGroupByKey()
+            | "SignatureRows" >> beam.FlatMap(_signature_rows, _signature_setting(self.cfg), self.run_id)
             | "WriteSignatureRows" >> beam.io.WriteToParquet(
                 f"{self.staging_dir}/{SIGNATURES_DIR}/part", SIGNATURES_SCHEMA, file_name_suffix=".parquet", codec="zstd"
             )

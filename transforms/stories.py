@@ -24,7 +24,7 @@ import numpy as np
 import xxhash
 
 from schemas.article import CleanArticle, StoryAssignment
-from transforms.dedup import DedupConfig, FindDuplicates, rank_key
+from transforms.dedup import SIGNATURES, DedupConfig, FindDuplicates, rank_key
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -581,7 +581,8 @@ def _join_article(kv):
 
 
 class DeduplicateStories(beam.PTransform):
-    """PCollection[CleanArticle] -> {articles: PCollection[(CleanArticle, StoryAssignment)], stories: PCollection[dict]}.
+    """PCollection[CleanArticle] -> {articles: PCollection[(CleanArticle, StoryAssignment)], stories: PCollection[dict],
+    signatures: PCollection[(article_id, MinHash bytes)]} (the signatures for WriteSignatures).
 
     Guarantees: every input article comes out exactly once; copies point to the kept article
     (`duplicate_of`) and share its story; each story has exactly one canonical article, chosen
@@ -599,7 +600,8 @@ class DeduplicateStories(beam.PTransform):
         cfg = self.stories
         counted = articles | "TermCounts" >> beam.Map(lambda a: (a.article_id, counted_of(a, cfg)))
         metas = articles | "Meta" >> beam.Map(lambda a: (a.article_id, meta_of(a)))
-        dups = articles | "FindDuplicates" >> FindDuplicates(self.dedup)
+        found = articles | "FindDuplicates" >> FindDuplicates(self.dedup, with_signatures=True)
+        dups = found["copies"]
         # (article_id, {counted, dups}) -> non-copies, and copies keyed by their kept article
         split = (
             {"counted": counted, "dups": dups}
@@ -638,4 +640,5 @@ class DeduplicateStories(beam.PTransform):
         return {
             "articles": joined,
             "stories": assembled | "StoryRows" >> beam.Filter(lambda kv: kv[0] == "stories") | "S" >> beam.Values(),
+            SIGNATURES: found[SIGNATURES],
         }
