@@ -322,6 +322,8 @@ SIGNATURES_SCHEMA = pa.schema(
         pa.field("run_id", pa.string(), nullable=False),
     ]
 )
+
+
 def _signature_setting(cfg: DedupConfig) -> tuple[int, int, int]:
     """What makes two signatures comparable: rows written with other settings are not looked at."""
     return cfg.num_perm, cfg.seed, cfg.shingle_size
@@ -376,14 +378,15 @@ def earlier_matches(kv, threshold: float) -> Iterator[tuple[str, tuple]]:
                 yield aid, (-j, run_id, old_id, story_id)
 
 
-def _split_near(kv):
-    """(article_id, {article: [a], match: [best]}) -> a new article, or ('copies', (a, StoryAssignment))."""
-    _, grouped = kv
-    for a in grouped["article"]:
-        if not grouped["match"]:
+class SplitNearCopiesFn(beam.DoFn):
+    """CleanArticle -> itself when new, or ('copies', (a, StoryAssignment)) when `matches` names its earlier original."""
+
+    def process(self, a: CleanArticle, matches: dict):
+        hit = matches.get(a.article_id)
+        if hit is None:
             yield a
-            continue
-        _, _, old_id, story_id = grouped["match"][0]
+            return
+        _, _, old_id, story_id = hit
         yield beam.pvalue.TaggedOutput(
             "copies", (a, StoryAssignment(a.article_id, story_id, is_canonical=False, duplicate_of=old_id, duplicate_kind=DUP_NEAR))
         )
@@ -482,10 +485,9 @@ class MarkEarlierCopies(beam.PTransform):
             | "EarlierMatches" >> beam.FlatMap(earlier_matches, threshold)
             | "BestMatch" >> beam.CombinePerKey(min)
         )
-        near = (
-            {"article": split["new"] | "KeyNew" >> beam.Map(lambda a: (a.article_id, a)), "match": best}
-            | "JoinMatches" >> beam.CoGroupByKey()
-            | "SplitNearCopies" >> beam.FlatMap(_split_near).with_outputs("copies", main="new")
+        # The matches (near copies only, a few per run) reach the articles as a side input: no shuffle of text.
+        near = split["new"] | "SplitNearCopies" >> beam.ParDo(SplitNearCopiesFn(), beam.pvalue.AsDict(best)).with_outputs(
+            "copies", main="new"
         )
         copies = (split["copies"], near["copies"]) | "AllEarlierCopies" >> beam.Flatten()
         return {"new": near["new"], "copies": copies}
