@@ -31,6 +31,7 @@ from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 TABLES = ("articles", "stories", "rejects")
 STAGING = "_staging"
 ENTERED = "entered_cleaning"  # counter: articles that entered boilerplate removal (each must leave as an article or a reject)
+EARLIER_COPIES = "earlier_copies"  # counter: articles --only_new marked as copies of earlier runs' articles
 
 
 class UsageError(Exception):
@@ -145,10 +146,12 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
     rows = stories["articles"]
     # The signatures of the articles this run keeps, for later --only_new runs' near copies.
     {"articles": rows, "signatures": stories["signatures"]} | "WriteSignatures" >> WriteSignatures(staging, run_id, dedup)
+    counts = entered
     if earlier is not None:
         rows = (rows, marked["copies"]) | "WithEarlierCopies" >> beam.Flatten()
+        counts = (entered, marked["copies"] | "CountEarlierCopies" >> beam.Map(lambda _: EARLIER_COPIES)) | "AllCounted" >> beam.Flatten()
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
-    {"articles": rows, "stories": stories["stories"], "rejects": rejects, "counts": entered} | "WriteTables" >> WriteTables(
+    {"articles": rows, "stories": stories["stories"], "rejects": rejects, "counts": counts} | "WriteTables" >> WriteTables(
         staging, run_id, started
     )
 
@@ -341,6 +344,7 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         "inputs": list(nb.inputs or ()) + list(sources.feeds) + list(sources.urls) + list(sources.sitemaps),
         "file_count": n_files,
         "skipped_file_count": skipped,
+        "earlier_copy_count": counts.get(EARLIER_COPIES, 0),
         "output": output,
         "options": json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
         "newsbeam_version": __version__,
@@ -360,6 +364,8 @@ def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: flo
         f"  articles        {row['article_count']}  ({row['unique_article_count']} unique, "
         f"{row['exact_duplicate_count']} exact copies, {row['near_duplicate_count']} near copies)\n"
     )
+    if row.get("earlier_copy_count"):
+        w(f"                  {row['earlier_copy_count']} of the copies are of articles earlier runs wrote (--only_new)\n")
     w(f"  stories         {row['story_count']}\n")
     if fetch_hosts:
         total = {k: sum(h.get(k, 0) for h in fetch_hosts.values()) for k in ("requests", "ok", "not_modified", "failed")}

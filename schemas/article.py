@@ -164,8 +164,9 @@ RUNS_SCHEMA = pa.schema(
         pa.field("reject_count", pa.int64(), nullable=False),
         pa.field("rejects_by_reason", pa.map_(pa.string(), pa.int64())),
         pa.field("inputs", pa.list_(pa.string())),
-        pa.field("file_count", pa.int64()),  # files read; NULL in rows written before these two columns existed
+        pa.field("file_count", pa.int64()),  # files read; NULL in rows written before these three columns existed
         pa.field("skipped_file_count", pa.int64()),  # files --only_new skipped as read by earlier runs
+        pa.field("earlier_copy_count", pa.int64()),  # articles --only_new marked as copies of earlier runs' articles
         pa.field("output", pa.string()),
         pa.field("options", pa.string()),  # JSON of every option used
         pa.field("newsbeam_version", pa.string()),

@@ -80,6 +80,7 @@ def test_only_new_marks_copies_of_earlier_runs_articles(tmp_path):
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
     assert (second["article_count"], second["exact_duplicate_count"], second["story_count"]) == (2, 1, 1)
+    assert connect(str(out)).execute("SELECT earlier_copy_count FROM runs ORDER BY run_id").fetchall() == [(0,), (1,)]
     rows = connect(str(out)).execute(
         "SELECT source_uri, story_id, is_canonical, duplicate_of, duplicate_kind FROM articles WHERE run_id = ? ORDER BY 1",
         [second["run_id"]],
@@ -104,8 +105,9 @@ def test_only_new_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_
                                                                                 "the State Department said")
     (inbox / "edited copy.txt").write_text(text + "\nThe State Department did not say when talks could resume.\n", encoding="utf-8")
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
-    second, _ = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
     assert (second["article_count"], second["near_duplicate_count"], second["story_count"]) == (2, 1, 1)
+    assert second["earlier_copy_count"] == 1 and "1 of the copies are of articles earlier runs wrote" in printed
     rows = connect(str(out)).execute(
         "SELECT source_uri, story_id, is_canonical, duplicate_of, duplicate_kind FROM articles WHERE run_id = ? ORDER BY 1",
         [second["run_id"]],
