@@ -7,6 +7,7 @@ import io
 import json
 import os
 import secrets
+import socket
 import sys
 import tempfile
 import time
@@ -95,6 +96,70 @@ def leftover_staging(output: str) -> dict[str, int]:
             run = m.path[len(prefix):].split("/", 1)[0]
             left[run] = left.get(run, 0) + (m.size_in_bytes or 0)
     return left
+
+
+LOCK_FILE = "_state/only_new.lock"
+
+
+def _lock_holder_alive(holder: dict) -> bool:
+    """Whether the run that wrote a lock file may still be going: its process exists on this host, or it ran on
+    another host (which this one cannot check)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, TypeError, ValueError):
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def only_new_lock(output: str, run_id: str, out):
+    """Hold `<output>/_state/only_new.lock` from reading the earlier runs' state to committing.
+
+    Two --only_new runs into one output at once (a scheduled run that outlasts its interval) would read the
+    same new files and both commit them, neither seeing the other's articles. The second one stops with a
+    UsageError instead. A lock whose process is gone (killed run) is taken over. Local outputs only: object
+    stores have no atomic create through Beam's FileSystems, so there the scheduler must not overlap runs.
+    """
+    if "://" in output:
+        yield
+        return
+    path = os.path.join(output, LOCK_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": dt.datetime.now(UTC).isoformat()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    holder = json.load(f)
+            except (OSError, ValueError):
+                holder = {}
+            if holder and _lock_holder_alive(holder):
+                raise UsageError(
+                    f"another --only_new run ({holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, "
+                    f"started {holder.get('started_at')}) is writing to {output}; this run would read the same new "
+                    f"files, so it stops. If no such run is going, remove {path}."
+                ) from None
+            print(f"note: taking over the lock of run {holder.get('run_id', '?')}, whose process is gone ({path})",
+                  file=out, flush=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        break
+    else:
+        raise UsageError(f"could not take the lock {path}: another run keeps taking it")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 def _local_workers(options: PipelineOptions, requested: int, input_bytes: int) -> int:
@@ -273,6 +338,17 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"--output {nb.output!r} exists and is not a directory")
+    started = dt.datetime.now(UTC)
+    run_id = nb.run_id or new_run_id(started)
+    if FileSystems.match([f"{output}/runs/{run_id}/*"])[0].metadata_list:
+        raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
+    with only_new_lock(output, run_id, out) if nb.only_new else contextlib.nullcontext():
+        return _run_job(options, nb, sources, (clean, dedup, story, fetch_cfg), output, started, run_id, out)
+
+
+def _run_job(options, nb, sources: FetchSources, cfgs: tuple, output: str, started: dt.datetime, run_id: str, out) -> dict:
+    """`run` once its options are checked (and, with --only_new, the output's lock is held)."""
+    clean, dedup, story, fetch_cfg = cfgs
     patterns, files = expand_inputs(nb.inputs) if nb.inputs else ([], {})
     skipped = 0
     if nb.only_new and files:
@@ -281,10 +357,6 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
         skipped, files = len(files) - len(new), new
     n_files, n_bytes = len(files), sum(size for size, _ in files.values())
     _check_fetch_sources(sources)
-    started = dt.datetime.now(UTC)
-    run_id = nb.run_id or new_run_id(started)
-    if FileSystems.match([f"{output}/runs/{run_id}/*"])[0].metadata_list:
-        raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     staging = f"{output}/{STAGING}/{run_id}"
     workers = _local_workers(options, nb.workers, n_bytes)
     where = f"{workers} worker processes" if workers > 1 else "in-process" if workers == 1 else "runner-managed workers"

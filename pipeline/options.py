@@ -41,7 +41,8 @@ class NewsbeamOptions(PipelineOptions):
             "a committed run read it with the same path, size and modification time (listed in "
             "<output>/_state/files/). An article whose text an earlier run wrote is marked as an exact copy of that "
             "article, and one within --near_threshold of an article an earlier run kept as a near copy of it, in its "
-            "story (<output>/_state/signatures/). For scheduled runs over a folder that new files arrive in.",
+            "story (<output>/_state/signatures/). For scheduled runs over a folder that new files arrive in; a second "
+            "--only_new run into the same output stops while one is going (<output>/_state/only_new.lock).",
         )
         add(
             "--max_input_bytes",

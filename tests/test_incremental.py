@@ -6,12 +6,13 @@ import pathlib
 import shutil
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.main import FILES_DIR, run
-from transforms.dedup import SIGNATURES_DIR
+from pipeline.main import FILES_DIR, LOCK_FILE, UsageError, run
 from pipeline.sql import connect
+from transforms.dedup import SIGNATURES_DIR
 from transforms.read import ReadArticles
 
 SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"
@@ -132,3 +133,46 @@ def test_read_articles_from_a_listing_reads_each_named_file_once(tmp_path):
     with TestPipeline() as p:
         out = p | ReadArticles(listing=str(listing))
         assert_that(out["files"] | beam.Map(lambda a: pathlib.Path(a.source_uri).name), equal_to(names))
+
+
+def _write_lock(out: pathlib.Path, pid: int, host: str | None = None) -> pathlib.Path:
+    import socket
+
+    lock = out / LOCK_FILE
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({"run_id": "r-holder", "pid": pid, "host": host or socket.gethostname(),
+                                "started_at": "2026-11-21T00:00:00+00:00"}), encoding="utf-8")
+    return lock
+
+
+def test_only_new_stops_while_another_only_new_run_holds_the_output(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    lock = _write_lock(out, os.getpid())  # a live process on this host: a run still going
+    with pytest.raises(UsageError, match="another --only_new run \\(r-holder"):
+        _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert lock.exists() and not (out / "runs").exists()  # the holder's lock is left alone, nothing committed
+    other_host = _write_lock(out, 1, host="some-other-host")  # another machine's run cannot be checked: also stops
+    with pytest.raises(UsageError, match="r-holder"):
+        _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert other_host.exists()
+    plain, _ = _run("--input", str(inbox), "--output", str(out))  # a run without --only_new reads no state: no lock
+    assert plain["article_count"] == 1
+
+
+def test_only_new_takes_over_the_lock_of_a_killed_run_and_releases_its_own(tmp_path):
+    import subprocess
+    import sys
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    lock = _write_lock(out, gone.pid)
+    row, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert row["article_count"] == 1 and "taking over the lock of run r-holder" in printed
+    assert not lock.exists()
+    again, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert again["input_count"] == 0 and "taking over" not in printed and not lock.exists()
