@@ -115,6 +115,33 @@ def _lock_holder_alive(holder: dict) -> bool:
     return True
 
 
+def _take_lock(mine: str, path: str, output: str, out) -> None:
+    """Hard-link the written lock file `mine` into place at `path`, which fails if `path` exists, so a lock
+    appears whole or not at all; a lock left by a process that is gone is removed and taken once."""
+    for _ in range(2):
+        try:
+            os.link(mine, path)
+            return
+        except FileExistsError:
+            pass
+        try:
+            with open(path, encoding="utf-8") as f:
+                holder = json.load(f)
+        except (OSError, ValueError):
+            holder = {}
+        if holder and _lock_holder_alive(holder):
+            raise UsageError(
+                f"another --only_new run ({holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, "
+                f"started {holder.get('started_at')}) is writing to {output}; this run would read the same new "
+                f"files, so it stops. If no such run is going, remove {path}."
+            )
+        print(f"note: taking over the lock of run {holder.get('run_id', '?')}, whose process is gone ({path})",
+              file=out, flush=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    raise UsageError(f"could not take the lock {path}: another run keeps taking it")
+
+
 @contextlib.contextmanager
 def only_new_lock(output: str, run_id: str, out):
     """Hold `<output>/_state/only_new.lock` from reading the earlier runs' state to committing.
@@ -129,32 +156,14 @@ def only_new_lock(output: str, run_id: str, out):
         return
     path = os.path.join(output, LOCK_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": dt.datetime.now(UTC).isoformat()}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    holder = json.load(f)
-            except (OSError, ValueError):
-                holder = {}
-            if holder and _lock_holder_alive(holder):
-                raise UsageError(
-                    f"another --only_new run ({holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, "
-                    f"started {holder.get('started_at')}) is writing to {output}; this run would read the same new "
-                    f"files, so it stops. If no such run is going, remove {path}."
-                ) from None
-            print(f"note: taking over the lock of run {holder.get('run_id', '?')}, whose process is gone ({path})",
-                  file=out, flush=True)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(me, f)
-        break
-    else:
-        raise UsageError(f"could not take the lock {path}: another run keeps taking it")
+    mine = f"{path}.{os.getpid()}.{run_id}"
+    with open(mine, "w", encoding="utf-8") as f:
+        json.dump({"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                   "started_at": dt.datetime.now(UTC).isoformat()}, f)
+    try:
+        _take_lock(mine, path, output, out)
+    finally:
+        os.remove(mine)
     try:
         yield
     finally:

@@ -153,6 +153,7 @@ def test_only_new_stops_while_another_only_new_run_holds_the_output(tmp_path):
     with pytest.raises(UsageError, match="another --only_new run \\(r-holder"):
         _run("--input", str(inbox), "--output", str(out), "--only-new")
     assert lock.exists() and not (out / "runs").exists()  # the holder's lock is left alone, nothing committed
+    assert [p.name for p in lock.parent.iterdir()] == [lock.name]  # and the stopped run left nothing of its own
     other_host = _write_lock(out, 1, host="some-other-host")  # another machine's run cannot be checked: also stops
     with pytest.raises(UsageError, match="r-holder"):
         _run("--input", str(inbox), "--output", str(out), "--only-new")
