@@ -216,6 +216,67 @@ def events_table(eval_dir: str, out_dir: str, extra: list[str], headlines: bool 
     return results
 
 
+RUNS_ACROSS = 3  # the dated sets are split by publish time into this many consecutive runs
+
+
+def _story_ids(out_dir: str) -> dict:
+    """{input_id: story_id} over every run in an output folder."""
+    import duckdb
+
+    return dict(duckdb.connect().execute(f"SELECT input_id, story_id FROM read_parquet('{out_dir}/articles/*/*.parquet')").fetchall())
+
+
+def across_runs_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[dict]:
+    """Stories over consecutive scheduled runs: each full-text set with synthetic publish times (as for
+    `~titles+time`) is cut by time into RUNS_ACROSS parts. Scored three ways on the same articles: one run
+    over all of it; one run per part, each alone (no earlier state); one run per part with --only_new into
+    one output, so later runs continue earlier runs' stories."""
+    import datetime as dt
+    import json
+
+    from pipeline.main import run
+
+    folder = os.path.join(eval_dir, "events-dev")
+    results = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".jsonl"):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            records = [r for r in map(json.loads, filter(str.strip, f)) if r.get("text")]
+        times = synthetic_times(records)
+        records.sort(key=lambda r: times[str(r["id"])])
+        for r in records:
+            r["published"] = dt.datetime.fromtimestamp(times[str(r["id"])], dt.timezone.utc).isoformat()
+        gold = {str(r["id"]): r["event"] for r in records}
+        work = os.path.join(out_dir, "across-" + name[:-6])
+        parts = []
+        for k in range(RUNS_ACROSS):
+            d = os.path.join(work, f"part{k}")
+            os.makedirs(d)
+            chunk = records[k * len(records) // RUNS_ACROSS:(k + 1) * len(records) // RUNS_ACROSS]
+            with open(os.path.join(d, "part.jsonl"), "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in chunk)
+            parts.append(d)
+        row = {"set": name[:-6] + "+time", "articles": len(gold), "events": len(set(gold.values()))}
+        t0 = time.monotonic()
+        run(["--input", *sum((["--input", d] for d in parts[1:]), [parts[0]]), "--output", os.path.join(work, "one"), *extra], out=io.StringIO())
+        row["one run"] = (bcubed(_story_ids(os.path.join(work, "one")), gold), time.monotonic() - t0)
+        for mode in ("alone", "only_new"):
+            out = os.path.join(work, mode)
+            inbox = os.path.join(work, "inbox-" + mode)
+            os.makedirs(inbox)
+            t0 = time.monotonic()
+            for k, d in enumerate(parts):
+                if mode == "alone":
+                    run(["--input", d, "--output", out, *extra], out=io.StringIO())
+                else:
+                    os.symlink(os.path.join(d, "part.jsonl"), os.path.join(inbox, f"part{k}.jsonl"))
+                    run(["--input", inbox, "--output", out, "--only_new", *extra], out=io.StringIO())
+            row[mode] = (bcubed(_story_ids(out), gold), time.monotonic() - t0)
+        results.append(row)
+    return results
+
+
 def near_dup_table(eval_dir: str, out_dir: str, extra: list[str]) -> dict:
     from bench.variants import write_variants
 
@@ -246,6 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", default=None, help="write the pipeline output here instead of a temporary folder")
     parser.add_argument("--skip-variants", action="store_true", help="only the same-event sets")
     parser.add_argument("--skip-headlines", action="store_true", help="no headline-only proxies")
+    parser.add_argument("--skip-across", action="store_true", help="no scheduled-runs comparison (stories across --only_new runs)")
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     with tempfile.TemporaryDirectory(prefix="newsbeam-events-") as tmp:
@@ -261,6 +323,12 @@ def main(argv=None) -> int:
             )
         if any(r["rejected"] for r in results):
             print("(rejected articles, e.g. records with a title but no text, count as one-article stories)")
+        if not args.skip_across:
+            print(f"\nStories across scheduled runs: each set with synthetic publish times, cut by time into {RUNS_ACROSS} runs\n")
+            print(f"{'set':<30}{'articles':>9}{'events':>7}   {'one run: B3 P/R/F1':>22}   {'runs alone':>22}   {'runs --only_new':>22}")
+            for r in across_runs_table(args.eval_dir, out_dir, extra):
+                cells = ["{:.3f} {:.3f} {:.3f}".format(*r[k][0]) for k in ("one run", "alone", "only_new")]
+                print(f"{r['set']:<30}{r['articles']:>9}{r['events']:>7}   {cells[0]:>22}   {cells[1]:>22}   {cells[2]:>22}")
         if not args.skip_variants:
             nd = near_dup_table(args.eval_dir, out_dir, extra)
             print(f"\nNear copies: {nd['variants']} generated variants among {nd['articles']} articles ({nd['seconds']:.1f}s)\n")

@@ -26,7 +26,7 @@ from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies, Wri
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
-from transforms.stories import DeduplicateStories, StoryConfig
+from transforms.stories import STORY_TERMS_DIR, DeduplicateStories, StoryConfig, WriteStoryTerms
 from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 
 TABLES = ("articles", "stories", "rejects")
@@ -190,12 +190,12 @@ def _is_dir(path: str) -> bool:
 
 def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt.datetime,
           clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int,
-          fetch: tuple[FetchSources, FetchConfig, str] | None = None, earlier: tuple[str, str] | None = None) -> None:
+          fetch: tuple[FetchSources, FetchConfig, str] | None = None, earlier: tuple[str, str, str] | None = None) -> None:
     """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> DeduplicateStories -> WriteTables.
 
     `listing` names the input files (see write_listing); `fetch` is (sources, config, glob of earlier runs'
-    validator files) when feeds/URLs/sitemaps are given; `earlier` is the globs of earlier runs' articles
-    and signatures files when copies of them are marked (--only_new).
+    validator files) when feeds/URLs/sitemaps are given; `earlier` is the globs of earlier runs' articles,
+    signatures and story_terms files when copies and stories of them are looked for (--only_new).
     """
     read = p | "ReadArticles" >> ReadArticles(max_bytes=max_bytes, listing=listing)
     # (label, what its progress lines call it, PCollection[RawArticle]) for each source of raw articles
@@ -212,14 +212,16 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
     entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: ENTERED) for (name, _, _), pc in zip(sources, raw)] | "AllEntering" >> beam.Flatten()
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(clean)
     articles = cleaned["articles"]
+    terms_glob = None
     if earlier is not None:
-        articles_glob, signatures_glob = earlier
+        articles_glob, signatures_glob, terms_glob = earlier
         marked = articles | "MarkEarlierCopies" >> MarkEarlierCopies(articles_glob, signatures_glob, dedup)
         articles = marked["new"]
-    stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story)
+    stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story, terms_glob)
     rows = stories["articles"]
-    # The signatures of the articles this run keeps, for later --only_new runs' near copies.
+    # State for later --only_new runs: the kept articles' signatures (near copies) and term counts (stories).
     {"articles": rows, "signatures": stories["signatures"]} | "WriteSignatures" >> WriteSignatures(staging, run_id, dedup)
+    {"articles": rows, "counted": stories["counted"]} | "WriteStoryTerms" >> WriteStoryTerms(staging, run_id, story)
     counts = entered
     if earlier is not None:
         rows = (rows, marked["copies"]) | "WithEarlierCopies" >> beam.Flatten()
@@ -297,9 +299,9 @@ def commit(output: str, staging: str, run_id: str) -> None:
         if not FileSystems.exists(f"{output}/{FILES_DIR}"):
             FileSystems.mkdirs(f"{output}/{FILES_DIR}")
         FileSystems.rename([f"{staging}/{LISTING_FILE}"], [f"{output}/{FILES_DIR}/{run_id}.jsonl"])
-    # State for later runs: conditional-GET validators (<output>/_state/http_validators/<run_id>.parquet) and
-    # the kept articles' MinHash signatures (<output>/_state/signatures/<run_id>.parquet).
-    for state_dir in (VALIDATORS_DIR, SIGNATURES_DIR):
+    # State for later runs: conditional-GET validators (<output>/_state/http_validators/<run_id>.parquet), the
+    # kept articles' MinHash signatures (_state/signatures/) and their story term counts (_state/story_terms/).
+    for state_dir in (VALIDATORS_DIR, SIGNATURES_DIR, STORY_TERMS_DIR):
         state = sorted(m.path for m in FileSystems.match([f"{staging}/{state_dir}/*.parquet"])[0].metadata_list)
         if state:
             if not FileSystems.exists(f"{output}/{state_dir}"):
@@ -388,7 +390,8 @@ def _run_job(options, nb, sources: FetchSources, cfgs: tuple, output: str, start
             p = beam.Pipeline(runner=runner, options=options)
             fetch = (sources, fetch_cfg, f"{output}/{VALIDATORS_DIR}/*.parquet") if sources else None
             listing = write_listing(staging, files)
-            earlier = (f"{output}/articles/*/*.parquet", f"{output}/{SIGNATURES_DIR}/*.parquet") if nb.only_new else None
+            earlier = ((f"{output}/articles/*/*.parquet", f"{output}/{SIGNATURES_DIR}/*.parquet",
+                        f"{output}/{STORY_TERMS_DIR}/*.parquet") if nb.only_new else None)
             build(p, listing, staging, run_id, started, clean, dedup, story, nb.max_input_bytes, fetch, earlier)
             result = p.run()
             result.wait_until_finish()
@@ -426,6 +429,7 @@ def _run_job(options, nb, sources: FetchSources, cfgs: tuple, output: str, start
         "file_count": n_files,
         "skipped_file_count": skipped,
         "earlier_copy_count": counts.get(EARLIER_COPIES, 0),
+        "continued_story_count": counts.get("continued_stories", 0),
         "output": output,
         "options": json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
         "newsbeam_version": __version__,
@@ -447,7 +451,8 @@ def print_summary(row: dict, rejects_by_reason: dict, n_files: int, seconds: flo
     )
     if row.get("earlier_copy_count"):
         w(f"                  {row['earlier_copy_count']} of the copies are of articles earlier runs wrote (--only_new)\n")
-    w(f"  stories         {row['story_count']}\n")
+    w(f"  stories         {row['story_count']}"
+      + (f"  ({row['continued_story_count']} continue stories of earlier runs)" if row.get("continued_story_count") else "") + "\n")
     if fetch_hosts:
         total = {k: sum(h.get(k, 0) for h in fetch_hosts.values()) for k in ("requests", "ok", "not_modified", "failed")}
         w(f"  fetched         {total['requests']} requests to {len(fetch_hosts)} host(s): {total['ok']} ok, "

@@ -41,7 +41,9 @@ class NewsbeamOptions(PipelineOptions):
             "a committed run read it with the same path, size and modification time (listed in "
             "<output>/_state/files/). An article whose text an earlier run wrote is marked as an exact copy of that "
             "article, and one within --near_threshold of an article an earlier run kept as a near copy of it, in its "
-            "story (<output>/_state/signatures/). For scheduled runs over a folder that new files arrive in; a second "
+            "story (<output>/_state/signatures/); other articles about an event of an earlier run, published within "
+            "--story_window_days of it, continue its story (<output>/_state/story_terms/). For scheduled runs over a "
+            "folder that new files arrive in; a second "
             "--only_new run into the same output stops while one is going (<output>/_state/only_new.lock).",
         )
         add(

@@ -146,6 +146,9 @@ STORIES_SCHEMA = pa.schema(
         pa.field("article_count", pa.int32(), nullable=False),
         pa.field("unique_article_count", pa.int32(), nullable=False),
         pa.field("site_count", pa.int32(), nullable=False),
+        # True when the story began in an earlier run (--only_new): the counts and dates cover this run's articles.
+        # NULL in rows written before this column existed.
+        pa.field("continued", pa.bool_()),
         pa.field("run_id", pa.string(), nullable=False),
     ]
 )
@@ -164,9 +167,10 @@ RUNS_SCHEMA = pa.schema(
         pa.field("reject_count", pa.int64(), nullable=False),
         pa.field("rejects_by_reason", pa.map_(pa.string(), pa.int64())),
         pa.field("inputs", pa.list_(pa.string())),
-        pa.field("file_count", pa.int64()),  # files read; NULL in rows written before these three columns existed
+        pa.field("file_count", pa.int64()),  # files read; NULL in rows written before these columns existed
         pa.field("skipped_file_count", pa.int64()),  # files --only_new skipped as read by earlier runs
         pa.field("earlier_copy_count", pa.int64()),  # articles --only_new marked as copies of earlier runs' articles
+        pa.field("continued_story_count", pa.int64()),  # stories of this run that began in an earlier run
         pa.field("output", pa.string()),
         pa.field("options", pa.string()),  # JSON of every option used
         pa.field("newsbeam_version", pa.string()),

@@ -124,6 +124,49 @@ def test_only_new_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_
         "SELECT article_id FROM articles WHERE run_id = ? AND duplicate_of IS NULL", [second["run_id"]]).fetchall()]
 
 
+def test_only_new_continues_an_earlier_runs_story_with_other_outlets_articles(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    first_seed, *others = sorted(SEEDS.glob("*.txt"))  # one event, three outlets
+    shutil.copy(first_seed, inbox / first_seed.name)
+    _run("--input", str(inbox), "--output", str(out))
+    (earlier_id, earlier_story), = connect(str(out)).execute("SELECT article_id, story_id FROM articles").fetchall()
+
+    for s in others:
+        shutil.copy(s, inbox / s.name)
+    (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    assert (second["article_count"], second["story_count"], second["continued_story_count"]) == (3, 2, 1)
+    assert "(1 continue stories of earlier runs)" in printed
+    con = connect(str(out))
+    rows = con.execute("SELECT source_uri, story_id, is_canonical, duplicate_of FROM articles WHERE run_id = ? ORDER BY 1",
+                       [second["run_id"]]).fetchall()
+    joined = [r for r in rows if not r[0].endswith("storm.txt")]
+    assert [(story, canonical, of) for _, story, canonical, of in joined] == [(earlier_story, False, None)] * 2
+    (storm_story,) = [story for uri, story, _, _ in rows if uri.endswith("storm.txt")]
+    assert storm_story != earlier_story
+    stories = con.execute("SELECT story_id, canonical_article_id, article_count, continued FROM stories WHERE run_id = ? ORDER BY 4",
+                          [second["run_id"]]).fetchall()
+    assert stories == [(storm_story, storm_story[1:], 1, False), (earlier_story, earlier_id, 2, True)]
+    # One canonical article per story over all runs.
+    assert con.execute("SELECT count(*) FROM articles WHERE story_id = ? AND is_canonical", [earlier_story]).fetchall() == [(1,)]
+
+
+def test_only_new_without_the_option_clusters_each_run_alone(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    first_seed, *others = sorted(SEEDS.glob("*.txt"))
+    shutil.copy(first_seed, inbox / first_seed.name)
+    _run("--input", str(inbox), "--output", str(out))
+    later = tmp_path / "later"
+    later.mkdir()
+    for s in others:
+        shutil.copy(s, later / s.name)
+    second, _ = _run("--input", str(later), "--output", str(out))
+    assert second["continued_story_count"] == 0
+    assert len(connect(str(out)).execute("SELECT DISTINCT story_id FROM articles").fetchall()) == 2
+
+
 def test_read_articles_from_a_listing_reads_each_named_file_once(tmp_path):
     names = ["a [1].txt", "b*.txt"]
     for n in names:

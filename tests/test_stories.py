@@ -356,3 +356,46 @@ def test_headline_only_articles_form_stories_and_siblings_stay_apart():
          "Vina del Mar port reopens after Valparaiso earthquake"])]
     arts.append(article("u", "Central bank holds interest rates steady", "", T0))
     run_stories(arts, [["a0", "a1", "a2"], ["b0", "b1", "b2"], ["u"]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Stories across runs: the story_terms state
+# ---------------------------------------------------------------------------------------------
+
+
+class _LocalFile:
+    """What fileio.ReadMatches hands a DoFn: something with open()."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def open(self):
+        return open(self.path, "rb")
+
+
+def test_earlier_counted_reads_only_rows_within_the_window_of_this_runs_dates(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms.stories import EARLIER_ID, STORY_TERMS_SCHEMA, earlier_counted
+
+    day = 86400.0
+    t = T0.timestamp()
+    full, names = term_counts("Flood in Valencia", "Rain flooded the old town of Valencia on Monday.")
+
+    def row(aid, ts, bits=CFG.vocab_bits):
+        return {"article_id": aid, "story_id": "s" + aid, "ts": ts, "word_count": 9, "headline": False,
+                "terms": list(full), "counts": list(full.values()), "name_terms": list(names),
+                "name_counts": list(names.values()), "vocab_bits": bits, "run_id": "r1"}
+
+    rows = [row("inside", t - 2 * day), row("edge", t - CFG.window_days * day), row("too-old", t - 4 * day),
+            row("after", t + 5 * day), row("undated", None), row("other-vocab", t, bits=20)]
+    path = tmp_path / "r1.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=STORY_TERMS_SCHEMA), path)
+    got = list(earlier_counted(_LocalFile(path), (t, t + 2 * day), CFG))
+    assert [(c.article_id, story) for c, story in got] == [(f"{EARLIER_ID}r1/inside", "sinside"),
+                                                          (f"{EARLIER_ID}r1/edge", "sedge"),
+                                                          (f"{EARLIER_ID}r1/after", "safter")]
+    c = got[0][0]
+    assert c.counts == (full, names) and c.ts == t - 2 * day and c.rank == (t - 2 * day, -9, c.article_id)
+    assert list(earlier_counted(_LocalFile(path), None, CFG)) == []  # no dated article in this run: nothing

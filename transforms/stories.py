@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 import xxhash
 
 from schemas.article import CleanArticle, StoryAssignment
@@ -482,12 +483,118 @@ class ClusterEvents(beam.PTransform):
 
 
 # --------------------------------------------------------------------------------------------
+# Stories across runs (--only_new): every run keeps the term counts of the articles it clustered in
+# <output>/_state/story_terms/; a later --only_new run clusters its new articles together with the
+# earlier ones published within a time window of them, and a cluster that holds earlier articles
+# continues their story.
+# --------------------------------------------------------------------------------------------
+
+STORY_TERMS_DIR = "_state/story_terms"
+STORY_TERMS_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("ts", pa.float64()),  # publication time, epoch seconds; NULL when undated
+        pa.field("word_count", pa.int64(), nullable=False),
+        pa.field("headline", pa.bool_(), nullable=False),
+        pa.field("terms", pa.list_(pa.int32()), nullable=False),  # hashed terms of the all-words view ...
+        pa.field("counts", pa.list_(pa.int32()), nullable=False),  # ... and their weighted counts
+        pa.field("name_terms", pa.list_(pa.int32()), nullable=False),
+        pa.field("name_counts", pa.list_(pa.int32()), nullable=False),
+        pa.field("vocab_bits", pa.int32(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+EARLIER_ID = "earlier:"  # earlier articles' ids inside this run's clustering (a changed file keeps its id)
+
+
+def _story_terms_rows(kv, vocab_bits: int, run_id: str) -> Iterator[dict]:
+    """(article_id, {counted: [Counted], story: [story_id]}) -> a story_terms row for a clustered article."""
+    _, grouped = kv
+    for c in grouped["counted"]:
+        full, names = c.counts
+        for story_id in grouped["story"]:
+            yield {"article_id": c.article_id, "story_id": story_id, "ts": c.ts, "word_count": -c.rank[1],
+                   "headline": c.headline, "terms": list(full.keys()), "counts": list(full.values()),
+                   "name_terms": list(names.keys()), "name_counts": list(names.values()), "vocab_bits": vocab_bits,
+                   "run_id": run_id}
+
+
+class WriteStoryTerms(beam.PTransform):
+    """{counted: Counted (the non-copies DeduplicateStories clustered), articles: (CleanArticle, StoryAssignment)}
+    -> `<staging>/_state/story_terms/part-*.parquet`, with each article's story."""
+
+    def __init__(self, staging_dir: str, run_id: str, cfg: StoryConfig = StoryConfig()):
+        super().__init__()
+        self.staging_dir, self.run_id, self.cfg = staging_dir.rstrip("/"), run_id, cfg
+
+    def expand(self, tables):
+        stories = tables["articles"] | "StoryOf" >> beam.Map(lambda x: (x[1].article_id, x[1].story_id))
+        return (
+            {"counted": tables["counted"] | "KeyCounted" >> beam.Map(lambda c: (c.article_id, c)), "story": stories}
+            | "JoinStories" >> beam.CoGroupByKey()
+            | "StoryTermsRows" >> beam.FlatMap(_story_terms_rows, self.cfg.vocab_bits, self.run_id)
+            | "WriteStoryTermsRows" >> beam.io.WriteToParquet(
+                f"{self.staging_dir}/{STORY_TERMS_DIR}/part", STORY_TERMS_SCHEMA, file_name_suffix=".parquet", codec="zstd"
+            )
+        )
+
+
+class TimeSpanFn(beam.CombineFn):
+    """Epoch seconds -> (earliest, latest)."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, acc, ts):
+        return (ts, ts) if acc is None else (min(acc[0], ts), max(acc[1], ts))
+
+    def merge_accumulators(self, accs):
+        spans = [a for a in accs if a is not None]
+        return (min(a[0] for a in spans), max(a[1] for a in spans)) if spans else None
+
+    def extract_output(self, acc):
+        return acc
+
+
+def earlier_counted(readable_file, span: tuple | None, cfg: StoryConfig) -> Iterator[tuple[Counted, str]]:
+    """(Counted, story_id) for each row of one earlier story_terms file published within the story window of
+    `span` (this run's earliest and latest publication times); nothing when this run has no dated article.
+    Earlier ids are prefixed (EARLIER_ID) so they never meet this run's ids."""
+    import pyarrow.parquet as pq
+
+    if span is None:
+        return
+    w = cfg.window_days * 86400.0
+    with readable_file.open() as f:
+        table = pq.read_table(f, filters=[("ts", ">=", span[0] - w), ("ts", "<=", span[1] + w)])
+    for row in table.to_pylist():
+        if row["vocab_bits"] != cfg.vocab_bits:
+            continue
+        aid = f"{EARLIER_ID}{row['run_id']}/{row['article_id']}"
+        counts = (Counter(dict(zip(row["terms"], row["counts"]))), Counter(dict(zip(row["name_terms"], row["name_counts"]))))
+        yield Counted(aid, (row["ts"], -row["word_count"], aid), row["ts"], counts, row["headline"]), row["story_id"]
+
+
+def _continued_label(kv):
+    """(id, {label: [label], earlier: [(rank, story_id)]}) -> (label, (rank, story_id)) for a clustered earlier article."""
+    _, grouped = kv
+    for label in grouped["label"]:
+        for rank_story in grouped["earlier"]:
+            yield label, rank_story
+
+
+# --------------------------------------------------------------------------------------------
 # The stage composite: copies, then events, then one canonical article per story.
 # --------------------------------------------------------------------------------------------
 
 
 def story_id_for(canonical_article_id: str) -> str:
     return "s" + canonical_article_id
+
+
+def canonical_of_story(story_id: str) -> str:
+    return story_id[1:]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -541,20 +648,26 @@ def _with_meta(kv):
             yield label, (m, copy)
 
 
-def assemble_story(kv):
-    """(label, [(Meta, copy_info)]) -> ('articles', (article_id, StoryAssignment)) rows and one ('stories', row)."""
-    _, items = kv
+def assemble_story(kv, continued: dict | None = None):
+    """(label, [(Meta, copy_info)]) -> ('articles', (article_id, StoryAssignment)) rows and one ('stories', row).
+
+    A label in `continued` (label -> story_id) is a cluster that holds articles of an earlier run's story
+    (--only_new): this run's articles join that story, and its canonical article stays the earlier one.
+    """
+    label, items = kv
     items = list(items)
     uniques = [m for m, c in items if c is None]
-    canonical = min(uniques or [m for m, _ in items], key=lambda m: m.rank)
-    sid = story_id_for(canonical.article_id)
+    best = min(uniques or [m for m, _ in items], key=lambda m: m.rank)
+    earlier_sid = (continued or {}).get(label)
+    sid = earlier_sid or story_id_for(best.article_id)
+    canonical_id = canonical_of_story(sid) if earlier_sid else best.article_id
     for m, copy in items:
         yield "articles", (
             m.article_id,
             StoryAssignment(
                 article_id=m.article_id,
                 story_id=sid,
-                is_canonical=m.article_id == canonical.article_id,
+                is_canonical=m.article_id == canonical_id,
                 duplicate_of=copy[0] if copy else None,
                 duplicate_kind=copy[1] if copy else None,
             ),
@@ -562,13 +675,14 @@ def assemble_story(kv):
     dates = [m.published_at for m, _ in items if m.published_at is not None]
     yield "stories", {
         "story_id": sid,
-        "canonical_article_id": canonical.article_id,
-        "title": canonical.title or next((m.title for m, _ in items if m.title), None),
+        "canonical_article_id": canonical_id,
+        "title": best.title or next((m.title for m, _ in items if m.title), None),
         "first_published": min(dates) if dates else None,
         "last_published": max(dates) if dates else None,
         "article_count": len(items),
         "unique_article_count": len(uniques),
         "site_count": len({m.site.lower() for m, _ in items if m.site}),
+        "continued": earlier_sid is not None,
     }
 
 
@@ -582,7 +696,10 @@ def _join_article(kv):
 
 class DeduplicateStories(beam.PTransform):
     """PCollection[CleanArticle] -> {articles: PCollection[(CleanArticle, StoryAssignment)], stories: PCollection[dict],
-    signatures: PCollection[(article_id, MinHash bytes)]} (the signatures for WriteSignatures).
+    signatures: PCollection[(article_id, MinHash bytes)], counted: PCollection[Counted]} (the last two are
+    state for later runs: WriteSignatures, WriteStoryTerms). With `earlier_glob` (earlier runs' story_terms)
+    the new articles are clustered together with the earlier ones published within the window of them, and
+    join the story of the earlier articles their cluster holds.
 
     Guarantees: every input article comes out exactly once; copies point to the kept article
     (`duplicate_of`) and share its story; each story has exactly one canonical article, chosen
@@ -591,10 +708,11 @@ class DeduplicateStories(beam.PTransform):
     their verdict in one join at the end.
     """
 
-    def __init__(self, dedup: DedupConfig = DedupConfig(), stories: StoryConfig = StoryConfig()):
+    def __init__(self, dedup: DedupConfig = DedupConfig(), stories: StoryConfig = StoryConfig(), earlier_glob: str | None = None):
         super().__init__()
         self.dedup = dedup
         self.stories = stories
+        self.earlier_glob = earlier_glob
 
     def expand(self, articles):
         cfg = self.stories
@@ -609,7 +727,38 @@ class DeduplicateStories(beam.PTransform):
             | "SplitCopies" >> beam.FlatMap(_split_copies).with_outputs("copies", main="uniques")
         )
         uniques = split["uniques"]
-        labels = uniques | "ClusterEvents" >> ClusterEvents(cfg)
+        continued = None
+        if self.earlier_glob is None:
+            labels = uniques | "ClusterEvents" >> ClusterEvents(cfg)
+        else:
+            from apache_beam.io import fileio
+            from apache_beam.io.fileio import EmptyMatchTreatment
+
+            span = beam.pvalue.AsSingleton(
+                uniques
+                | "DatedTimes" >> beam.FlatMap(lambda c: [c.ts] if c.ts is not None else [])
+                | "NewSpan" >> beam.CombineGlobally(TimeSpanFn()).without_defaults(),
+                default_value=None,
+            )
+            earlier = (
+                articles.pipeline
+                | "EarlierTermsGlob" >> beam.Create([self.earlier_glob])
+                | "MatchEarlierTerms" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
+                | "ReadEarlierTerms" >> fileio.ReadMatches()
+                | "EarlierCounted" >> beam.FlatMap(earlier_counted, span, cfg)
+            )
+            labels = (
+                (uniques, earlier | "EarlierOnly" >> beam.Map(lambda e: e[0])) | "WithEarlier" >> beam.Flatten()
+                | "ClusterEvents" >> ClusterEvents(cfg)
+            )
+            # (label, story_id) of each cluster holding earlier articles: the best-ranked one's story
+            continued = beam.pvalue.AsDict(
+                {"label": labels, "earlier": earlier | "EarlierStory" >> beam.Map(lambda e: (e[0].article_id, (e[0].rank, e[1])))}
+                | "JoinEarlierLabels" >> beam.CoGroupByKey()
+                | "ContinuedLabels" >> beam.FlatMap(_continued_label)
+                | "BestEarlier" >> beam.CombinePerKey(min)
+                | "ContinuedStory" >> beam.MapTuple(lambda label, rank_story: (label, rank_story[1]))
+            )
         # (article_id, {kept, labels}) -> (article_id, label) for every non-copy
         kept_labels = (
             {"kept": uniques | "KeyUnique" >> beam.Map(lambda c: (c.article_id, None)), "labels": labels}
@@ -628,7 +777,7 @@ class DeduplicateStories(beam.PTransform):
             | "JoinMeta" >> beam.CoGroupByKey()
             | "WithMeta" >> beam.FlatMap(_with_meta)
             | "GroupByStory" >> beam.GroupByKey()
-            | "AssembleStory" >> beam.FlatMap(assemble_story)
+            | "AssembleStory" >> (beam.FlatMap(assemble_story, continued) if continued is not None else beam.FlatMap(assemble_story))
         )
         assignments = assembled | "ArticleRows" >> beam.Filter(lambda kv: kv[0] == "articles") | "A" >> beam.Values()
         # (article_id, {article, verdict}) -> (CleanArticle, StoryAssignment): the one join of full articles
@@ -641,4 +790,5 @@ class DeduplicateStories(beam.PTransform):
             "articles": joined,
             "stories": assembled | "StoryRows" >> beam.Filter(lambda kv: kv[0] == "stories") | "S" >> beam.Values(),
             SIGNATURES: found[SIGNATURES],
+            "counted": uniques,
         }

@@ -30,6 +30,8 @@ def count_keys(kind: str, item) -> list[str]:
         return keys
     if kind == "rejects":
         return ["rejects", "rejects." + item.reason, f"{REJECTS_AT}{item.stage}"]
+    if kind == "stories" and item.get("continued"):
+        return ["stories", "continued_stories"]
     return [kind]
 
 
