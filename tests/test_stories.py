@@ -399,3 +399,24 @@ def test_earlier_counted_reads_only_rows_within_the_window_of_this_runs_dates(tm
     c = got[0][0]
     assert c.counts == (full, names) and c.ts == t - 2 * day and c.rank == (t - 2 * day, -9, c.article_id)
     assert list(earlier_counted(_LocalFile(path), None, CFG)) == []  # no dated article in this run: nothing
+
+
+def test_assemble_story_of_a_continued_story_keeps_its_id_and_earlier_canonical():
+    from transforms.stories import CONTINUED, Meta, assemble_story
+
+    def meta(aid, hours):
+        when = T0 + dt.timedelta(hours=hours)
+        return Meta(aid, rank_key(when, 100, aid), when, f"title {aid}", f"{aid}.example")
+
+    items = [(meta("b", 5), None), (meta("c", 2), None), (meta("c2", 3), ("c", "near"))]
+    out = list(assemble_story(((CONTINUED, "searly"), items)))
+    rows = dict(r for kind, r in out if kind == "articles")
+    assert {aid: (s.story_id, s.is_canonical, s.duplicate_of) for aid, s in rows.items()} == {
+        "b": ("searly", False, None), "c": ("searly", False, None), "c2": ("searly", False, "c")}
+    (story,) = [r for kind, r in out if kind == "stories"]
+    assert (story["story_id"], story["canonical_article_id"], story["continued"], story["article_count"]) == ("searly", "early", True, 3)
+    assert story["title"] == "title c" and story["first_published"] == T0 + dt.timedelta(hours=2)
+    # A cluster of this run only: its best-ranked article is canonical and names the story.
+    fresh = list(assemble_story(("c", items)))
+    (fresh_story,) = [r for kind, r in fresh if kind == "stories"]
+    assert (fresh_story["story_id"], fresh_story["canonical_article_id"], fresh_story["continued"]) == (story_id_for("c"), "c", False)

@@ -648,17 +648,20 @@ def _with_meta(kv):
             yield label, (m, copy)
 
 
-def assemble_story(kv, continued: dict | None = None):
+CONTINUED = "continued"
+
+
+def assemble_story(kv):
     """(label, [(Meta, copy_info)]) -> ('articles', (article_id, StoryAssignment)) rows and one ('stories', row).
 
-    A label in `continued` (label -> story_id) is a cluster that holds articles of an earlier run's story
-    (--only_new): this run's articles join that story, and its canonical article stays the earlier one.
+    A label (CONTINUED, story_id) gathers this run's articles of an earlier run's story (--only_new): they
+    join that story, and its canonical article stays the earlier one.
     """
     label, items = kv
     items = list(items)
     uniques = [m for m, c in items if c is None]
     best = min(uniques or [m for m, _ in items], key=lambda m: m.rank)
-    earlier_sid = (continued or {}).get(label)
+    earlier_sid = label[1] if isinstance(label, tuple) and label[0] == CONTINUED else None
     sid = earlier_sid or story_id_for(best.article_id)
     canonical_id = canonical_of_story(sid) if earlier_sid else best.article_id
     for m, copy in items:
@@ -772,12 +775,21 @@ class DeduplicateStories(beam.PTransform):
             | "AttachCopies" >> beam.FlatMap(_attach_copies)
         )
         # (story label, (Meta, copy info)) -> one story
-        assembled = (
+        by_label = (
             {"verdict": verdicts, "meta": metas}
             | "JoinMeta" >> beam.CoGroupByKey()
             | "WithMeta" >> beam.FlatMap(_with_meta)
+        )
+        if continued is not None:
+            # Clusters that hold articles of one earlier story make one story together (this run's clustering
+            # may split an earlier story's articles).
+            by_label = by_label | "ContinuedKey" >> beam.Map(
+                lambda kv, cont: (((CONTINUED, cont[kv[0]]) if kv[0] in cont else kv[0]), kv[1]), continued
+            )
+        assembled = (
+            by_label
             | "GroupByStory" >> beam.GroupByKey()
-            | "AssembleStory" >> (beam.FlatMap(assemble_story, continued) if continued is not None else beam.FlatMap(assemble_story))
+            | "AssembleStory" >> beam.FlatMap(assemble_story)
         )
         assignments = assembled | "ArticleRows" >> beam.Filter(lambda kv: kv[0] == "articles") | "A" >> beam.Values()
         # (article_id, {article, verdict}) -> (CleanArticle, StoryAssignment): the one join of full articles
