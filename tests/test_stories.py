@@ -377,7 +377,7 @@ def test_earlier_counted_reads_only_rows_within_the_window_of_this_runs_dates(tm
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from transforms.stories import EARLIER_ID, STORY_TERMS_SCHEMA, earlier_counted
+    from transforms.stories import EARLIER_ID, STORY_TERMS_SCHEMA, earlier_counted, merged_windows
 
     day = 86400.0
     t = T0.timestamp()
@@ -392,13 +392,23 @@ def test_earlier_counted_reads_only_rows_within_the_window_of_this_runs_dates(tm
             row("after", t + 5 * day), row("undated", None), row("other-vocab", t, bits=20)]
     path = tmp_path / "r1.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=STORY_TERMS_SCHEMA), path)
-    got = list(earlier_counted(_LocalFile(path), (t, t + 2 * day), CFG))
+    got = list(earlier_counted(_LocalFile(path), merged_windows([t, t + day, t + 2 * day], CFG.window_days * day), CFG))
     assert [(c.article_id, story) for c, story in got] == [(f"{EARLIER_ID}r1/inside", "sinside"),
                                                           (f"{EARLIER_ID}r1/edge", "sedge"),
                                                           (f"{EARLIER_ID}r1/after", "safter")]
     c = got[0][0]
     assert c.counts == (full, names) and c.ts == t - 2 * day and c.rank == (t - 2 * day, -9, c.article_id)
-    assert list(earlier_counted(_LocalFile(path), None, CFG)) == []  # no dated article in this run: nothing
+    assert list(earlier_counted(_LocalFile(path), [], CFG)) == []  # no dated article in this run: nothing
+    # One old article in the run adds its own stretch of time, not everything between it and the others.
+    old = list(earlier_counted(_LocalFile(path), merged_windows([t - 30 * day, t + 5 * day], CFG.window_days * day), CFG))
+    assert [c.article_id.rsplit("/", 1)[1] for c, _ in old] == ["after"]
+
+
+def test_merged_windows_joins_overlapping_stretches_only():
+    from transforms.stories import merged_windows
+
+    assert merged_windows([], 10) == []
+    assert merged_windows([100, 0, 15, 500], 10) == [(-10, 25), (90, 110), (490, 510)]
 
 
 def test_assemble_story_of_a_continued_story_keeps_its_id_and_earlier_canonical():

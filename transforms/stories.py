@@ -290,15 +290,17 @@ def _gram_pairs(ms: list[Vec], min_edge: float) -> Iterator[tuple[int, int, floa
 
 def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
     """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only
-    and kept when it shares enough blocking terms (enough_shared)."""
+    and kept when it shares enough blocking terms (enough_shared). Two earlier runs' articles (--only_new)
+    are never a pair: their stories are decided; only what this run's articles meet matters."""
     ms = sorted({v.article_id: v for v in members}.values(), key=lambda v: v.article_id)
-    if len(ms) < 2:
+    if len(ms) < 2 or all(v.article_id.startswith(EARLIER_ID) for v in ms):
         return
     window_s = cfg.window_days * 86400.0
 
     def candidate(a: Vec, b: Vec) -> bool:
         return (within_window(a.ts, b.ts, window_s) and pair_block(a, b, oversized, cfg) == key
-                and enough_shared(a.blocks, b.blocks, cfg))
+                and enough_shared(a.blocks, b.blocks, cfg)
+                and not (a.article_id.startswith(EARLIER_ID) and b.article_id.startswith(EARLIER_ID)))
 
     if len(ms) <= 6:
         # A pair sharing k blocks meets in k of them but is scored in one: test that (cheap set
@@ -540,34 +542,41 @@ class WriteStoryTerms(beam.PTransform):
         )
 
 
-class TimeSpanFn(beam.CombineFn):
-    """Epoch seconds -> (earliest, latest)."""
-
-    def create_accumulator(self):
-        return None
-
-    def add_input(self, acc, ts):
-        return (ts, ts) if acc is None else (min(acc[0], ts), max(acc[1], ts))
-
-    def merge_accumulators(self, accs):
-        spans = [a for a in accs if a is not None]
-        return (min(a[0] for a in spans), max(a[1] for a in spans)) if spans else None
-
-    def extract_output(self, acc):
-        return acc
+def merged_windows(times: Iterable[float], window_s: float) -> list[tuple[float, float]]:
+    """The union of [t - window, t + window] over the times, as sorted disjoint intervals: the stretches of
+    time in which an earlier article can share a story with one of this run's articles. One old article
+    adds its own stretch, not everything between it and the rest."""
+    out: list[list[float]] = []
+    for t in sorted(times):
+        lo, hi = t - window_s, t + window_s
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
 
 
-def earlier_counted(readable_file, span: tuple | None, cfg: StoryConfig) -> Iterator[tuple[Counted, str]]:
-    """(Counted, story_id) for each row of one earlier story_terms file published within the story window of
-    `span` (this run's earliest and latest publication times); nothing when this run has no dated article.
-    Earlier ids are prefixed (EARLIER_ID) so they never meet this run's ids."""
+def _in_windows(ts: np.ndarray, windows: list[tuple[float, float]]) -> np.ndarray:
+    """Mask of the times (NaN: undated) that fall in one of the sorted disjoint windows."""
+    lows = np.array([lo for lo, _ in windows])
+    highs = np.array([hi for _, hi in windows])
+    i = np.searchsorted(lows, ts, side="right") - 1
+    ok = (i >= 0) & ~np.isnan(ts)
+    return ok & (ts <= highs[np.clip(i, 0, len(highs) - 1)])
+
+
+def earlier_counted(readable_file, windows: list | None, cfg: StoryConfig) -> Iterator[tuple[Counted, str]]:
+    """(Counted, story_id) for each row of one earlier story_terms file published within `windows` (see
+    merged_windows over this run's publication times); nothing when this run has no dated article. Only the
+    rows in a window are decoded. Earlier ids are prefixed (EARLIER_ID) so they never meet this run's ids."""
     import pyarrow.parquet as pq
 
-    if span is None:
+    if not windows:
         return
-    w = cfg.window_days * 86400.0
     with readable_file.open() as f:
-        table = pq.read_table(f, filters=[("ts", ">=", span[0] - w), ("ts", "<=", span[1] + w)])
+        table = pq.read_table(f)
+    ts = table.column("ts").to_numpy(zero_copy_only=False).astype(np.float64)  # NULL -> NaN
+    table = table.filter(pa.array(_in_windows(ts, windows)))
     for row in table.to_pylist():
         if row["vocab_bits"] != cfg.vocab_bits:
             continue
@@ -737,18 +746,19 @@ class DeduplicateStories(beam.PTransform):
             from apache_beam.io import fileio
             from apache_beam.io.fileio import EmptyMatchTreatment
 
-            span = beam.pvalue.AsSingleton(
+            window_s = cfg.window_days * 86400.0
+            windows = beam.pvalue.AsSingleton(
                 uniques
                 | "DatedTimes" >> beam.FlatMap(lambda c: [c.ts] if c.ts is not None else [])
-                | "NewSpan" >> beam.CombineGlobally(TimeSpanFn()).without_defaults(),
-                default_value=None,
+                | "AllTimes" >> beam.combiners.ToList()
+                | "Windows" >> beam.Map(merged_windows, window_s)
             )
             earlier = (
                 articles.pipeline
                 | "EarlierTermsGlob" >> beam.Create([self.earlier_glob])
                 | "MatchEarlierTerms" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
                 | "ReadEarlierTerms" >> fileio.ReadMatches()
-                | "EarlierCounted" >> beam.FlatMap(earlier_counted, span, cfg)
+                | "EarlierCounted" >> beam.FlatMap(earlier_counted, windows, cfg)
             )
             labels = (
                 (uniques, earlier | "EarlierOnly" >> beam.Map(lambda e: e[0])) | "WithEarlier" >> beam.Flatten()
