@@ -290,17 +290,15 @@ def _gram_pairs(ms: list[Vec], min_edge: float) -> Iterator[tuple[int, int, floa
 
 def block_pairs(key: tuple, members: Iterable[Vec], oversized, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
     """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only
-    and kept when it shares enough blocking terms (enough_shared). Two earlier runs' articles (--only_new)
-    are never a pair: their stories are decided; only what this run's articles meet matters."""
+    and kept when it shares enough blocking terms (enough_shared)."""
     ms = sorted({v.article_id: v for v in members}.values(), key=lambda v: v.article_id)
-    if len(ms) < 2 or all(v.article_id.startswith(EARLIER_ID) for v in ms):
+    if len(ms) < 2:
         return
     window_s = cfg.window_days * 86400.0
 
     def candidate(a: Vec, b: Vec) -> bool:
         return (within_window(a.ts, b.ts, window_s) and pair_block(a, b, oversized, cfg) == key
-                and enough_shared(a.blocks, b.blocks, cfg)
-                and not (a.article_id.startswith(EARLIER_ID) and b.article_id.startswith(EARLIER_ID)))
+                and enough_shared(a.blocks, b.blocks, cfg))
 
     if len(ms) <= 6:
         # A pair sharing k blocks meets in k of them but is scored in one: test that (cheap set
