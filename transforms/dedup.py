@@ -282,6 +282,27 @@ class FindDuplicates(beam.PTransform):
 # Copies of articles that earlier runs wrote (scheduled runs, --only_new).
 # --------------------------------------------------------------------------------------------
 
+class ReadEarlierState(beam.PTransform):
+    """PBegin -> what `fn(readable_file, *args)` yields for each file matching `glob` (earlier runs' tables or
+    state; no match is no rows). The files are matched when the pipeline runs, not when it is built."""
+
+    def __init__(self, glob: str, fn, *args):
+        super().__init__()
+        self.glob, self.fn, self.args = glob, fn, args
+
+    def expand(self, pbegin):
+        from apache_beam.io import fileio
+        from apache_beam.io.fileio import EmptyMatchTreatment
+
+        return (
+            pbegin
+            | "Glob" >> beam.Create([self.glob])
+            | "Match" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
+            | "Read" >> fileio.ReadMatches()
+            | "Rows" >> beam.FlatMap(self.fn, *self.args)
+        )
+
+
 EARLIER_COLUMNS = ["content_hash", "article_id", "duplicate_of", "story_id", "run_id"]
 
 
@@ -446,15 +467,9 @@ class MarkEarlierCopies(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, articles):
-        from apache_beam.io import fileio
-        from apache_beam.io.fileio import EmptyMatchTreatment
-
         earlier = (
             articles.pipeline
-            | "EarlierGlob" >> beam.Create([self.earlier_glob])
-            | "MatchEarlier" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
-            | "ReadEarlier" >> fileio.ReadMatches()
-            | "EarlierRows" >> beam.FlatMap(earlier_rows)
+            | "ReadEarlier" >> ReadEarlierState(self.earlier_glob, earlier_rows)
             | "FirstRun" >> beam.CombinePerKey(min)
         )
         split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(earlier)).with_outputs(
@@ -471,13 +486,7 @@ class MarkEarlierCopies(beam.PTransform):
         wanted = beam.pvalue.AsSingleton(
             probes | "WantedKeys" >> beam.Keys() | "WantedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
         )
-        olds = (
-            articles.pipeline
-            | "SignaturesGlob" >> beam.Create([self.signatures_glob])
-            | "MatchSignatures" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
-            | "ReadSignatures" >> fileio.ReadMatches()
-            | "EarlierSignatureRows" >> beam.FlatMap(earlier_signature_rows, wanted, cfg)
-        )
+        olds = articles.pipeline | "ReadSignatures" >> ReadEarlierState(self.signatures_glob, earlier_signature_rows, wanted, cfg)
         threshold = cfg.threshold
         best = (
             {"new": probes, "old": olds}

@@ -25,7 +25,7 @@ import pyarrow as pa
 import xxhash
 
 from schemas.article import CleanArticle, StoryAssignment
-from transforms.dedup import SIGNATURES, DedupConfig, FindDuplicates, rank_key
+from transforms.dedup import SIGNATURES, DedupConfig, FindDuplicates, ReadEarlierState, rank_key
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -741,9 +741,6 @@ class DeduplicateStories(beam.PTransform):
         if self.earlier_glob is None:
             labels = uniques | "ClusterEvents" >> ClusterEvents(cfg)
         else:
-            from apache_beam.io import fileio
-            from apache_beam.io.fileio import EmptyMatchTreatment
-
             window_s = cfg.window_days * 86400.0
             windows = beam.pvalue.AsSingleton(
                 uniques
@@ -751,13 +748,7 @@ class DeduplicateStories(beam.PTransform):
                 | "AllTimes" >> beam.combiners.ToList()
                 | "Windows" >> beam.Map(merged_windows, window_s)
             )
-            earlier = (
-                articles.pipeline
-                | "EarlierTermsGlob" >> beam.Create([self.earlier_glob])
-                | "MatchEarlierTerms" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
-                | "ReadEarlierTerms" >> fileio.ReadMatches()
-                | "EarlierCounted" >> beam.FlatMap(earlier_counted, windows, cfg)
-            )
+            earlier = articles.pipeline | "ReadEarlierTerms" >> ReadEarlierState(self.earlier_glob, earlier_counted, windows, cfg)
             labels = (
                 (uniques, earlier | "EarlierOnly" >> beam.Map(lambda e: e[0])) | "WithEarlier" >> beam.Flatten()
                 | "ClusterEvents" >> ClusterEvents(cfg)
