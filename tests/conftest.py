@@ -6,7 +6,9 @@ import email.utils
 import gzip
 import hashlib
 import http.server
+import os
 import pathlib
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -146,3 +148,18 @@ def web2():
 
 def http_date(seconds_from_now: float) -> str:
     return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_tempdir(tmp_path_factory):
+    """Beam's DirectRunner (TestPipeline) leaves an empty beam-temp* folder in the temp dir per pipeline: keep
+    them in this session's pytest folder (pytest keeps the last three sessions') instead of the machine's /tmp."""
+    d = str(tmp_path_factory.mktemp("tmp"))
+    old_dir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = d, d
+    yield
+    tempfile.tempdir = old_dir
+    if old_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old_env
