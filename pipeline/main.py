@@ -22,11 +22,11 @@ from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.article import RUNS_SCHEMA, UTC
 from transforms.boilerplate import CleanConfig, StripBoilerplate
-from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies, WriteSignatures
+from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
-from transforms.stories import STORY_TERMS_DIR, DeduplicateStories, StoryConfig, WriteStoryTerms
+from transforms.stories import STORY_TERMS_DIR, DeduplicateStories, StoryConfig, WriteRunState
 from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 
 TABLES = ("articles", "stories", "rejects")
@@ -220,8 +220,9 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
     stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story, terms_glob)
     rows = stories["articles"]
     # State for later --only_new runs: the kept articles' signatures (near copies) and term counts (stories).
-    {"articles": rows, "signatures": stories["signatures"]} | "WriteSignatures" >> WriteSignatures(staging, run_id, dedup)
-    {"articles": rows, "counted": stories["counted"]} | "WriteStoryTerms" >> WriteStoryTerms(staging, run_id, story)
+    {"articles": rows, "signatures": stories["signatures"], "counted": stories["counted"]} | "WriteRunState" >> WriteRunState(
+        staging, run_id, dedup, story
+    )
     counts = entered
     if earlier is not None:
         rows = (rows, marked["copies"]) | "WithEarlierCopies" >> beam.Flatten()

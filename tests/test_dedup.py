@@ -164,7 +164,7 @@ def test_mark_earlier_copies_with_no_earlier_runs_passes_everything_on(tmp_path)
 
 
 def _write_signatures(path, run_id, rows, cfg=DedupConfig(), label=None):
-    """Earlier runs' signatures state, written the way WriteSignatures writes it (`label`: other settings to record)."""
+    """Earlier runs' signatures state, written the way WriteRunState writes it (`label`: other settings to record)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

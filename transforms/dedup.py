@@ -235,7 +235,7 @@ class FindDuplicates(beam.PTransform):
     Exact copies share a normalised-text hash or a canonical URL; near copies share an LSH bucket and
     an estimated Jaccard >= threshold. Components are resolved in one step over the (few) edges.
     With `with_signatures` the result is {copies: that, signatures: PCollection[(article_id, MinHash bytes)]}
-    for every article, so later runs can be compared with this one (WriteSignatures) without a second MinHash.
+    for every article, so later runs can be compared with this one (WriteRunState) without a second MinHash.
     """
 
     def __init__(self, cfg: DedupConfig = DedupConfig(), with_signatures: bool = False):
@@ -413,36 +413,11 @@ class SplitNearCopiesFn(beam.DoFn):
         )
 
 
-def _signature_rows(kv, setting: tuple[int, int, int], run_id: str) -> Iterator[dict]:
-    """(article_id, {signature: [bytes], story: [story_id]}) -> a signatures row for a kept article."""
-    article_id, grouped = kv
-    num_perm, seed, shingle_size = setting
-    for story_id in grouped["story"]:
-        for sig in grouped["signature"]:
-            yield {"article_id": article_id, "story_id": story_id, "signature": sig, "num_perm": num_perm, "seed": seed,
-                   "shingle_size": shingle_size, "run_id": run_id}
-
-
-class WriteSignatures(beam.PTransform):
-    """{signatures: (article_id, MinHash bytes), articles: (CleanArticle, StoryAssignment)} ->
-    `<staging>/_state/signatures/part-*.parquet`, one row per article the run kept (not its copies)."""
-
-    def __init__(self, staging_dir: str, run_id: str, cfg: DedupConfig = DedupConfig()):
-        super().__init__()
-        self.staging_dir, self.run_id, self.cfg = staging_dir.rstrip("/"), run_id, cfg
-
-    def expand(self, tables):
-        kept = tables["articles"] | "KeptStories" >> beam.FlatMap(
-            lambda x: [(x[1].article_id, x[1].story_id)] if x[1].duplicate_of is None else []
-        )
-        return (
-            {"signature": tables[SIGNATURES], "story": kept}
-            | "JoinSignatures" >> beam.CoGroupByKey()
-            | "SignatureRows" >> beam.FlatMap(_signature_rows, _signature_setting(self.cfg), self.run_id)
-            | "WriteSignatureRows" >> beam.io.WriteToParquet(
-                f"{self.staging_dir}/{SIGNATURES_DIR}/part", SIGNATURES_SCHEMA, file_name_suffix=".parquet", codec="zstd"
-            )
-        )
+def signature_row(article_id: str, story_id: str, signature: bytes, cfg: DedupConfig, run_id: str) -> dict:
+    """A signatures state row for an article a run kept (see WriteRunState in transforms/stories.py)."""
+    num_perm, seed, shingle_size = _signature_setting(cfg)
+    return {"article_id": article_id, "story_id": story_id, "signature": signature, "num_perm": num_perm, "seed": seed,
+            "shingle_size": shingle_size, "run_id": run_id}
 
 
 class MarkEarlierCopies(beam.PTransform):
@@ -453,7 +428,7 @@ class MarkEarlierCopies(beam.PTransform):
     the earliest run's row decides. The earlier hashes reach the split as a side input (300-400 bytes of
     memory per earlier article).
 
-    With `signatures_glob` (earlier runs' signatures, see WriteSignatures), an article that is not an exact
+    With `signatures_glob` (earlier runs' signatures, see WriteRunState), an article that is not an exact
     copy but shares an LSH band with an earlier kept article and reaches `cfg.threshold` estimated Jaccard
     with it is a near copy of it, in its story (the most similar one; ties: the earliest run). Only earlier
     rows in a band of this run's new articles are shuffled. Every other article is new and goes on to this

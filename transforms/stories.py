@@ -25,7 +25,16 @@ import pyarrow as pa
 import xxhash
 
 from schemas.article import CleanArticle, StoryAssignment
-from transforms.dedup import SIGNATURES, DedupConfig, FindDuplicates, ReadEarlierState, rank_key
+from transforms.dedup import (
+    SIGNATURES,
+    SIGNATURES_DIR,
+    SIGNATURES_SCHEMA,
+    DedupConfig,
+    FindDuplicates,
+    ReadEarlierState,
+    rank_key,
+    signature_row,
+)
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -508,36 +517,51 @@ STORY_TERMS_SCHEMA = pa.schema(
 EARLIER_ID = "earlier:"  # earlier articles' ids inside this run's clustering (a changed file keeps its id)
 
 
-def _story_terms_rows(kv, vocab_bits: int, run_id: str) -> Iterator[dict]:
-    """(article_id, {counted: [Counted], story: [story_id]}) -> a story_terms row for a clustered article."""
-    _, grouped = kv
-    for c in grouped["counted"]:
-        full, names = c.counts
-        for story_id in grouped["story"]:
-            yield {"article_id": c.article_id, "story_id": story_id, "ts": c.ts, "word_count": -c.rank[1],
-                   "headline": c.headline, "terms": list(full.keys()), "counts": list(full.values()),
-                   "name_terms": list(names.keys()), "name_counts": list(names.values()), "vocab_bits": vocab_bits,
-                   "run_id": run_id}
+def story_terms_row(c: Counted, story_id: str, vocab_bits: int, run_id: str) -> dict:
+    """A story_terms state row for an article a run clustered."""
+    full, names = c.counts
+    return {"article_id": c.article_id, "story_id": story_id, "ts": c.ts, "word_count": -c.rank[1],
+            "headline": c.headline, "terms": list(full.keys()), "counts": list(full.values()),
+            "name_terms": list(names.keys()), "name_counts": list(names.values()), "vocab_bits": vocab_bits,
+            "run_id": run_id}
 
 
-class WriteStoryTerms(beam.PTransform):
-    """{counted: Counted (the non-copies DeduplicateStories clustered), articles: (CleanArticle, StoryAssignment)}
-    -> `<staging>/_state/story_terms/part-*.parquet`, with each article's story."""
+def _state_rows(kv, dedup: DedupConfig, vocab_bits: int, run_id: str):
+    """(article_id, {story: [story_id], signature: [bytes], counted: [Counted]}) -> a signatures row and a
+    story_terms row (tagged) for an article the run kept; copies have no story entry here and get none."""
+    article_id, grouped = kv
+    for story_id in grouped["story"]:
+        for sig in grouped["signature"]:
+            yield beam.pvalue.TaggedOutput(SIGNATURES, signature_row(article_id, story_id, sig, dedup, run_id))
+        for c in grouped["counted"]:
+            yield beam.pvalue.TaggedOutput("terms", story_terms_row(c, story_id, vocab_bits, run_id))
 
-    def __init__(self, staging_dir: str, run_id: str, cfg: StoryConfig = StoryConfig()):
+
+class WriteRunState(beam.PTransform):
+    """{articles: (CleanArticle, StoryAssignment), signatures: (article_id, MinHash bytes), counted: Counted} ->
+    `<staging>/_state/signatures/part-*.parquet` and `<staging>/_state/story_terms/part-*.parquet`: the state
+    later --only_new runs compare with, one row each per article the run kept (not its copies), with its
+    story. One join brings each article's story to both."""
+
+    def __init__(self, staging_dir: str, run_id: str, dedup: DedupConfig = DedupConfig(), cfg: StoryConfig = StoryConfig()):
         super().__init__()
-        self.staging_dir, self.run_id, self.cfg = staging_dir.rstrip("/"), run_id, cfg
+        self.staging_dir, self.run_id, self.dedup, self.cfg = staging_dir.rstrip("/"), run_id, dedup, cfg
 
     def expand(self, tables):
-        stories = tables["articles"] | "StoryOf" >> beam.Map(lambda x: (x[1].article_id, x[1].story_id))
-        return (
-            {"counted": tables["counted"] | "KeyCounted" >> beam.Map(lambda c: (c.article_id, c)), "story": stories}
-            | "JoinStories" >> beam.CoGroupByKey()
-            | "StoryTermsRows" >> beam.FlatMap(_story_terms_rows, self.cfg.vocab_bits, self.run_id)
-            | "WriteStoryTermsRows" >> beam.io.WriteToParquet(
-                f"{self.staging_dir}/{STORY_TERMS_DIR}/part", STORY_TERMS_SCHEMA, file_name_suffix=".parquet", codec="zstd"
-            )
+        kept = tables["articles"] | "KeptStories" >> beam.FlatMap(
+            lambda x: [(x[1].article_id, x[1].story_id)] if x[1].duplicate_of is None else []
         )
+        rows = (
+            {"story": kept, "signature": tables[SIGNATURES],
+             "counted": tables["counted"] | "KeyCounted" >> beam.Map(lambda c: (c.article_id, c))}
+            | "JoinStories" >> beam.CoGroupByKey()
+            | "StateRows" >> beam.FlatMap(_state_rows, self.dedup, self.cfg.vocab_bits, self.run_id).with_outputs(SIGNATURES, "terms")
+        )
+        for tag, folder, schema in ((SIGNATURES, SIGNATURES_DIR, SIGNATURES_SCHEMA), ("terms", STORY_TERMS_DIR, STORY_TERMS_SCHEMA)):
+            rows[tag] | f"Write{tag.title()}" >> beam.io.WriteToParquet(
+                f"{self.staging_dir}/{folder}/part", schema, file_name_suffix=".parquet", codec="zstd"
+            )
+        return rows
 
 
 def merged_windows(times: Iterable[float], window_s: float) -> list[tuple[float, float]]:
@@ -707,7 +731,7 @@ def _join_article(kv):
 class DeduplicateStories(beam.PTransform):
     """PCollection[CleanArticle] -> {articles: PCollection[(CleanArticle, StoryAssignment)], stories: PCollection[dict],
     signatures: PCollection[(article_id, MinHash bytes)], counted: PCollection[Counted]} (the last two are
-    state for later runs: WriteSignatures, WriteStoryTerms). With `earlier_glob` (earlier runs' story_terms)
+    state for later runs: WriteRunState). With `earlier_glob` (earlier runs' story_terms)
     the new articles are clustered together with the earlier ones published within the window of them, and
     join the story of the earlier articles their cluster holds.
 
