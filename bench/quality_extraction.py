@@ -222,7 +222,7 @@ def run_trafilatura(pages, settings: dict) -> tuple[dict[str, str], float]:
 
 def run_stage(pages) -> float:
     """Seconds for the boilerplate stage alone (decode + `first_pass`, no Beam) over the pages, in this process."""
-    from schemas.article import RawArticle
+    from schemas.records import RawArticle
     from transforms.boilerplate import CleanConfig, ExtractionError, first_pass
     from transforms.read import decode_html
 

@@ -20,7 +20,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
-from schemas.article import RUNS_SCHEMA, UTC
+from schemas.records import UTC
+from schemas.tables import RUNS_SCHEMA
 from transforms.boilerplate import CleanConfig, StripBoilerplate
 from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState

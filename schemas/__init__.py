@@ -1,1 +1,1 @@
-"""Typed records and explicit Parquet schemas: the bottom layer of newsbeam."""
+"""Typed records, the reject vocabulary, explicit Parquet schemas and the output layout: the bottom layer of newsbeam."""

@@ -1,13 +1,12 @@
-"""Reject records: the closed set of reason codes and the `rejects` table schema."""
+"""The reject vocabulary: the stages, the closed set of reason codes, the Reject record and the one exception
+type that carries a reason from where a problem is found to where the reject is emitted."""
 from __future__ import annotations
 
 import dataclasses
 import enum
 
-import pyarrow as pa
 
-
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     """Pipeline stage that produced a reject."""
 
     READ = "read"
@@ -16,7 +15,7 @@ class Stage(str, enum.Enum):
     DISCOVER = "discover"  # parsing feeds, sitemaps and feed lists
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why an input did not become an article. One closed set for the whole pipeline."""
 
     UNSUPPORTED_FORMAT = "unsupported_format"  # file type newsbeam does not read
@@ -29,7 +28,7 @@ class Reason(str, enum.Enum):
     NO_CONTENT = "no_content"  # a record with neither `text` nor `html`
     EXTRACTION_FAILED = "extraction_failed"  # HTML from which no main text could be extracted
     EMPTY_AFTER_CLEANING = "empty_after_cleaning"  # everything was boilerplate
-    # Fetching from the web (transforms/fetch.py) and discovery documents (transforms/feeds.py).
+    # Fetching from the web (transforms/fetch/) and discovery documents (feeds, sitemaps, URL lists).
     INVALID_URL = "invalid_url"  # not an absolute http(s) URL
     BLOCKED_ADDRESS = "blocked_address"  # host resolves to a private/loopback/link-local/multicast address
     ROBOTS_DISALLOWED = "robots_disallowed"  # robots.txt forbids it (or robots.txt is unreachable: RFC 9309)
@@ -45,31 +44,37 @@ class Reason(str, enum.Enum):
     FEED_MALFORMED = "feed_malformed"  # a feed/sitemap/OPML/URL list that yields nothing usable
 
 
+MAX_DETAIL = 2000  # characters of a reject's detail that are kept
+
+
 @dataclasses.dataclass(frozen=True)
 class Reject:
     """One input that did not become an article, with the reason why."""
 
     source_uri: str
     input_id: str | None
-    stage: str
-    reason: str
+    stage: Stage
+    reason: Reason
     detail: str
+
+    def __post_init__(self):
+        # Only the closed vocabulary: a misspelt stage or reason fails where it is made, not in a query later.
+        object.__setattr__(self, "stage", Stage(self.stage))
+        object.__setattr__(self, "reason", Reason(self.reason))
 
     @classmethod
     def of(cls, source_uri: str, input_id: str | None, stage: Stage, reason: Reason, detail: str) -> "Reject":
-        return cls(source_uri, input_id, stage.value, reason.value, detail[:2000])
+        return cls(source_uri, input_id, stage, reason, detail[:MAX_DETAIL])
 
-    def to_row(self, run_id: str) -> dict:
-        return {**dataclasses.asdict(self), "run_id": run_id}
+    @classmethod
+    def from_error(cls, source_uri: str, input_id: str | None, stage: Stage, error: "RejectError") -> "Reject":
+        return cls.of(source_uri, input_id, stage, error.reason, error.detail)
 
 
-REJECTS_SCHEMA = pa.schema(
-    [
-        pa.field("source_uri", pa.string(), nullable=False),
-        pa.field("input_id", pa.string()),
-        pa.field("stage", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("detail", pa.string()),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
-)
+class RejectError(Exception):
+    """An expected problem with one input, named by a reason code; where it is caught it becomes a Reject."""
+
+    def __init__(self, reason: Reason, detail: str):
+        super().__init__(detail)
+        self.reason = Reason(reason)
+        self.detail = detail

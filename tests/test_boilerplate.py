@@ -6,7 +6,8 @@ import pathlib
 
 import pytest
 
-from schemas.article import UTC, CleanArticle, RawArticle
+from transforms.fingerprints import comparison_text, content_hash
+from schemas.records import UTC, CleanArticle, RawArticle
 from transforms import boilerplate as bp
 
 SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"
@@ -329,7 +330,7 @@ def test_repeated_credit_removed_once_is_kept():
 
 def _article(aid: str, text: str, rules=(), removed=()) -> CleanArticle:
     return CleanArticle(article_id=aid, source_uri=aid, input_format="text", text=text, source_key="site:x",
-                        boilerplate_rules=tuple(rules), boilerplate_removed=tuple(removed))
+                        content_hash=content_hash(text), boilerplate_rules=tuple(rules), boilerplate_removed=tuple(removed))
 
 
 def test_learned_template_needs_distinct_articles():

@@ -8,10 +8,11 @@ import duckdb
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.article import UTC, CleanArticle, RawArticle, StoryAssignment
+from transforms.fingerprints import comparison_text, content_hash
+from schemas.records import UTC, CleanArticle, RawArticle, StoryAssignment
 from schemas.rejects import Reject
 from transforms.boilerplate import StripBoilerplate
-from transforms.read import content_id
+from transforms.identity import content_id
 from transforms.stories import DeduplicateStories
 from transforms.write import COUNTS_FILE, WriteTables
 
@@ -81,6 +82,7 @@ def clean(aid, text, title=None, published=None, url=None, site=None):
     return CleanArticle(
         article_id=aid, source_uri=aid + ".txt", input_format="text", text=text, title=title,
         published_at=published, url=url, canonical_url=url, site=site, source_key="dir:x",
+        content_hash=content_hash(comparison_text(text, title)),
     )
 
 

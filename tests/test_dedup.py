@@ -7,12 +7,13 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.article import DUP_EXACT, DUP_NEAR, UTC, CleanArticle
+from transforms.fingerprints import comparison_text, content_hash
+from schemas.records import DUP_EXACT, DUP_NEAR, UTC, CleanArticle
 from transforms.dedup import (
     DedupConfig,
     FindDuplicates,
     Node,
-    content_hash,
+
     jaccard_estimate,
     minhash,
     normalise_text,
@@ -102,7 +103,8 @@ def test_resolve_duplicates_keeps_the_best_ranked_and_names_the_kind():
 
 def article(aid, text, hours, url=None):
     return CleanArticle(article_id=aid, source_uri=f"mem://{aid}", input_format="text", text=text,
-                        published_at=T0 + dt.timedelta(hours=hours), canonical_url=url)
+                        published_at=T0 + dt.timedelta(hours=hours), canonical_url=url,
+                        content_hash=content_hash(text))
 
 
 def test_find_duplicates_points_copies_to_the_original_and_leaves_unrelated_alone():

@@ -8,19 +8,22 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC
+from schemas.records import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC
 from schemas.rejects import Reason
+from schemas.rejects import RejectError as InputError
+from transforms.dates import DateMode, parse_date
+from transforms.identity import content_id, source_key
 from transforms.read import (
     REJECTS,
-    InputError,
     ReadArticles,
-    content_id,
     detect_format,
     parse_file,
     parse_jsonl_record,
-    parse_published,
-    source_key,
 )
+
+
+def parse_published(value):
+    return parse_date(value, DateMode.GIVEN)
 
 
 @pytest.mark.parametrize(

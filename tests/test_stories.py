@@ -13,7 +13,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import BeamAssertException, assert_that
 
-from schemas.article import UTC, CleanArticle
+from transforms.fingerprints import comparison_text, content_hash
+from schemas.records import UTC, CleanArticle
 from transforms.dedup import rank_key
 from transforms.stories import (
     DeduplicateStories,
@@ -264,7 +265,8 @@ UNRELATED = ("Central bank holds interest rates steady",
 
 
 def article(aid, title, text, published=None):
-    return CleanArticle(article_id=aid, source_uri=f"mem://{aid}", input_format="text", text=text, title=title, published_at=published)
+    return CleanArticle(article_id=aid, source_uri=f"mem://{aid}", input_format="text", text=text, title=title, published_at=published,
+                        content_hash=content_hash(comparison_text(text, title)))
 
 
 def corpus(dates=True):

@@ -9,7 +9,7 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline.main import run
 from pipeline.sql import connect
-from schemas.article import RawArticle
+from schemas.records import RawArticle
 from schemas.rejects import Reject
 from transforms.read import detect_format
 from transforms.warc import Skipped, iter_warc

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from dateutil import parser as date_parser
 
-from schemas.article import FORMAT_JSONL_TITLE, UTC, CleanArticle, RawArticle
+from schemas.records import FORMAT_JSONL_TITLE, UTC, CleanArticle, RawArticle
 from schemas.rejects import Reason, Reject, Stage
-from transforms.read import host_of
+from transforms.dates import DateMode, parse_date
+from transforms.fingerprints import comparison_text, content_hash
 from transforms.urls import canonical_url
+from transforms.urls import identity_host as host_of
 
 REJECTS = "rejects"
 
@@ -184,19 +185,8 @@ def _date_text(line: str) -> str:
 
 
 def _parse_date(text: str, fuzzy: bool = False, full: bool = False) -> dt.datetime | None:
-    """The date in `text`, in UTC (naive times taken as UTC), or None. With `full`, only a date that gives day,
-    month and year: parsing twice with different defaults tells it from a month ("August 2012", an archive
-    link), which dateutil would complete with a default day."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dateutil warns about time zone names it does not know (ET, PT)
-        try:
-            one = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2000, 1, 1))
-            two = date_parser.parse(text, fuzzy=fuzzy, default=dt.datetime(2001, 2, 2)) if full else one
-        except (ValueError, OverflowError):
-            return None
-    if one.date() != two.date():
-        return None
-    return (one if one.tzinfo else one.replace(tzinfo=UTC)).astimezone(UTC)
+    """The date in page text (see transforms/dates.py), in UTC; with `full`, only one that gives day, month and year."""
+    return parse_date(text, DateMode.FULL_TEXT if full else DateMode.TEXT, fuzzy=fuzzy)
 
 
 def parse_date_line(line: str) -> dt.datetime | None:
@@ -743,6 +733,7 @@ def first_pass(raw: RawArticle, cfg: CleanConfig = CleanConfig()) -> CleanArticl
         source_key=raw.source_key if not (raw.is_html and not raw.site and site) else "site:" + site.lower(),
         boilerplate_removed=tuple(line for _, line in res.removed),
         boilerplate_rules=tuple(rule for rule, _ in res.removed),
+        content_hash=content_hash(comparison_text(res.text, title or res.title or raw.fallback_title)),
     )
 
 
@@ -800,9 +791,11 @@ def second_pass(article: CleanArticle, learned: frozenset[str]) -> CleanArticle:
     )
     if not removed and rules == article.boilerplate_rules:
         return article
+    text = "\n".join(kept)
     return dataclasses.replace(
         article,
-        text="\n".join(kept),
+        text=text,
+        content_hash=content_hash(comparison_text(text, article.title)),
         boilerplate_removed=article.boilerplate_removed + tuple(removed),
         boilerplate_rules=rules + ("learned_template",) * len(removed),
     )

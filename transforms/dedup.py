@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import math
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -19,7 +16,12 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from schemas.article import DUP_EXACT, DUP_NEAR, CleanArticle, StoryAssignment
+from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle, StoryAssignment
+from schemas.layout import SIGNATURES_STATE as SIGNATURES_DIR
+from schemas.state import SIGNATURES_SCHEMA
+from schemas.state import signature_row as _signature_row
+from transforms.earlier import ReadEarlierState
+from transforms.fingerprints import comparison_text, content_hash, normalise_text, rank_key
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64(0xFFFFFFFF)
@@ -72,18 +74,6 @@ def _bands_rows(threshold, num_perm, fn_weight):
     return _PARAM_CACHE[key]
 
 
-_DIGIT_GROUP = re.compile(r"(?<=\d)[,.’'](?=\d{3}\b)")
-
-
-def normalise_text(text: str) -> str:
-    """Text for comparison: NFKC, lower case, digit-group separators (2,000) joined, punctuation dropped, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _DIGIT_GROUP.sub("", text)
-    return " ".join(re.findall(r"\w+", text))
-
-
-def content_hash(text: str) -> str:
-    return hashlib.blake2b(normalise_text(text).encode("utf-8"), digest_size=12).hexdigest()
 
 
 def shingle_hashes(text: str, k: int) -> np.ndarray:
@@ -122,11 +112,6 @@ def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-def rank_key(published_at: dt.datetime | None, word_count: int, article_id: str) -> tuple:
-    """Sort key of the article to keep: earliest published (dated before undated), then most complete, then id."""
-    ts = published_at.timestamp() if published_at is not None else math.inf
-    return (ts, -word_count, article_id)
-
 
 @dataclasses.dataclass(frozen=True)
 class Node:
@@ -140,11 +125,11 @@ class Node:
 
 def dedup_text(a: CleanArticle) -> str:
     """What copies are compared on: the body, or the title of a headline-only article."""
-    return a.text if a.text.strip() else (a.title or "")
+    return comparison_text(a.text, a.title)
 
 
 def node_of(a: CleanArticle) -> Node:
-    return Node(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, content_hash(dedup_text(a)), a.canonical_url)
+    return Node(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, a.content_hash, a.canonical_url)
 
 
 def star_edges(members: Iterable[Node]) -> Iterator[tuple[Node, Node]]:
@@ -282,26 +267,6 @@ class FindDuplicates(beam.PTransform):
 # Copies of articles that earlier runs wrote (scheduled runs, --only_new).
 # --------------------------------------------------------------------------------------------
 
-class ReadEarlierState(beam.PTransform):
-    """PBegin -> what `fn(readable_file, *args)` yields for each file matching `glob` (earlier runs' tables or
-    state; no match is no rows). The files are matched when the pipeline runs, not when it is built."""
-
-    def __init__(self, glob: str, fn, *args):
-        super().__init__()
-        self.glob, self.fn, self.args = glob, fn, args
-
-    def expand(self, pbegin):
-        from apache_beam.io import fileio
-        from apache_beam.io.fileio import EmptyMatchTreatment
-
-        return (
-            pbegin
-            | "Glob" >> beam.Create([self.glob])
-            | "Match" >> fileio.MatchAll(EmptyMatchTreatment.ALLOW)
-            | "Read" >> fileio.ReadMatches()
-            | "Rows" >> beam.FlatMap(self.fn, *self.args)
-        )
-
 
 EARLIER_COLUMNS = ["content_hash", "article_id", "duplicate_of", "story_id", "run_id"]
 
@@ -319,7 +284,7 @@ def earlier_rows(readable_file) -> Iterator[tuple[str, tuple[str, str, str]]]:
 
 class SplitEarlierCopiesFn(beam.DoFn):
     def process(self, a: CleanArticle, earlier: dict):
-        hit = earlier.get(content_hash(dedup_text(a)))
+        hit = earlier.get(a.content_hash)
         if hit is None:
             yield a
             return
@@ -331,18 +296,6 @@ class SplitEarlierCopiesFn(beam.DoFn):
 
 # Near copies across runs: every run keeps the MinHash signature of each article it kept (not of its
 # copies) in <output>/_state/signatures/; a later --only_new run looks its new articles up there.
-SIGNATURES_DIR = "_state/signatures"
-SIGNATURES_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("story_id", pa.string(), nullable=False),
-        pa.field("signature", pa.binary(), nullable=False),  # MinHash, little-endian uint32[num_perm]
-        pa.field("num_perm", pa.int32(), nullable=False),
-        pa.field("seed", pa.int64(), nullable=False),
-        pa.field("shingle_size", pa.int32(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
-)
 
 
 def _signature_setting(cfg: DedupConfig) -> tuple[int, int, int]:
@@ -415,9 +368,7 @@ class SplitNearCopiesFn(beam.DoFn):
 
 def signature_row(article_id: str, story_id: str, signature: bytes, cfg: DedupConfig, run_id: str) -> dict:
     """A signatures state row for an article a run kept (see WriteRunState in transforms/stories.py)."""
-    num_perm, seed, shingle_size = _signature_setting(cfg)
-    return {"article_id": article_id, "story_id": story_id, "signature": signature, "num_perm": num_perm, "seed": seed,
-            "shingle_size": shingle_size, "run_id": run_id}
+    return _signature_row(article_id, story_id, signature, _signature_setting(cfg), run_id)
 
 
 class MarkEarlierCopies(beam.PTransform):

@@ -12,8 +12,9 @@ import zlib
 from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
-from schemas.article import UTC
-from transforms.read import InputError, parse_published
+from transforms.dates import DateMode, from_struct_time
+from transforms.dates import parse_date as _parse
+from transforms.urls import is_http_url
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -47,16 +48,6 @@ class Sitemap:
     is_index: bool = False
 
 
-def is_http_url(url: str | None) -> bool:
-    """True for an absolute http(s) URL with a host."""
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url.strip())
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
-
 
 def _local(tag) -> str:
     """An XML tag without its namespace, lower-cased."""
@@ -70,21 +61,11 @@ def _text(el) -> str | None:
     return value or None
 
 
-def _struct_time_utc(value) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromtimestamp(calendar.timegm(value), UTC)
-    except (OverflowError, ValueError, TypeError):
-        return None
 
 
-def parse_date(value: str | None) -> dt.datetime | None:
+def parse_date(value: str | None):
     """A W3C/ISO 8601 or RFC 822 date as aware UTC, or None when it is not a date (feeds are lenient)."""
-    try:
-        return parse_published(value)
-    except InputError:
-        return None
+    return _parse(value, DateMode.LENIENT)
 
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
@@ -139,7 +120,7 @@ def parse_feed(data: bytes, url: str) -> tuple[list[Link], list[str]]:
             Link(
                 url=link,
                 title=(entry.get("title") or "").strip() or None,
-                published_at=_struct_time_utc(entry.get("published_parsed") or entry.get("updated_parsed")),
+                published_at=from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed")),
                 author=author.strip() if author else None,
                 site=(parsed.feed.get("title") or "").strip() or None,
                 language=(parsed.feed.get("language") or "").split("-")[0].lower() or None,

@@ -26,10 +26,16 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
-from schemas.article import UTC, RawArticle
-from schemas.rejects import Reason, Reject, Stage
+from schemas.records import FORMAT_HTTP, UTC, RawArticle
+from schemas.rejects import Reason, Reject, RejectError, Stage
+from schemas.state import VALIDATORS_SCHEMA
+from schemas.layout import HOST_COUNTS_FILE, VALIDATORS_STATE as VALIDATORS_DIR
 from transforms import feeds
+from transforms.decoding import decode_page
+from transforms.http_headers import is_html_type, parse_retry_after, split_content_type, status_reason
+from transforms.identity import content_id, source_key
 from transforms.urls import canonical_url
+from transforms.urls import politeness_key as host_key
 
 log = logging.getLogger("newsbeam.fetch")  # the CLI shows INFO of the "newsbeam" logger (progress lines)
 
@@ -37,25 +43,12 @@ REJECTS = "rejects"
 VALIDATORS = "validators"
 HOSTS = "hosts"
 STATS = "stats"
-FORMAT_HTTP = "http"
 
 KIND_FEED, KIND_SITEMAP, KIND_PAGE = "feed", "sitemap", "page"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309: parse at least the first 500 KiB
 DEFAULT_USER_AGENT = "newsbeam/0.1 (news ingestion pipeline; +https://pypi.org/project/newsbeam/)"
 
-VALIDATORS_SCHEMA = pa.schema(
-    [
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("etag", pa.string()),
-        pa.field("last_modified", pa.string()),
-        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
-)
-VALIDATORS_DIR = "_state/http_validators"
-HOST_COUNTS_FILE = "_fetch_hosts.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,13 +152,11 @@ class HostState:
     blocked: str | None = None  # set: the host's address is refused
 
 
-class FetchError(Exception):
-    """An expected fetch failure with its reason code."""
+class FetchError(RejectError):
+    """An expected fetch failure with its reason code, and whether trying again may help."""
 
     def __init__(self, reason: Reason, detail: str, retryable: bool = False, retry_after: float | None = None):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+        super().__init__(reason, detail)
         self.retryable = retryable
         self.retry_after = retry_after
 
@@ -178,14 +169,6 @@ class BlockedAddressError(Exception):
 # ------------------------------------------------------------------------------------------
 # Pure helpers.
 # ------------------------------------------------------------------------------------------
-
-def host_key(url: str) -> str:
-    """`host[:port]` lower-cased: the unit of politeness (robots.txt and rate are per scheme-less authority)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return host if port in (None, default) else f"{host}:{port}"
 
 
 def check_url(url: str) -> str:
@@ -229,21 +212,6 @@ def resolve_checked(host: str, port: int, allow_private: bool, allow_networks=()
     return infos
 
 
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or dt.datetime.now(UTC))).total_seconds())
-
 
 def backoff_delay(cfg: FetchConfig, attempt: int, retry_after: float | None) -> float:
     """Wait before retry number `attempt` (1-based): exponential, at least what Retry-After asks."""
@@ -251,33 +219,7 @@ def backoff_delay(cfg: FetchConfig, attempt: int, retry_after: float | None) -> 
     return max(delay, retry_after or 0.0)
 
 
-def status_reason(status: int) -> Reason:
-    if status in (404, 410):
-        return Reason.HTTP_404
-    if status == 429:
-        return Reason.HTTP_429
-    if 400 <= status < 500:
-        return Reason.HTTP_4XX
-    if status >= 500:
-        return Reason.HTTP_5XX
-    return Reason.HTTP_STATUS
 
-
-def split_content_type(value: str | None) -> tuple[str, str | None]:
-    """('text/html', 'utf-8') from a Content-Type header; ('', None) when absent."""
-    if not value:
-        return "", None
-    parts = [p.strip() for p in value.split(";")]
-    charset = None
-    for p in parts[1:]:
-        if p.lower().startswith("charset="):
-            charset = p.split("=", 1)[1].strip("\"' ").lower() or None
-    return parts[0].lower(), charset
-
-
-def is_html_type(content_type: str) -> bool:
-    """True for HTML, and for a missing type (then the body decides)."""
-    return content_type == "" or content_type in HTML_TYPES
 
 
 def slot_of(host: str, slots: int) -> int:
@@ -703,27 +645,14 @@ def discover(doc: Fetched, max_bytes: int) -> tuple[list[FetchRequest], list[str
     return page_requests(sitemap.pages, req.url), problems
 
 
-def decode_page(body: bytes, charset: str | None) -> str:
-    """HTML text from the body: the HTTP charset when it decodes cleanly, else the page's own declaration."""
-    from transforms.read import checked_text, decode_html
-
-    if charset:
-        try:
-            return checked_text(body.decode(charset))
-        except (LookupError, UnicodeDecodeError):
-            pass
-    return decode_html(body)
-
 
 def to_raw_article(doc: Fetched) -> RawArticle:
     """A fetched HTML page as a RawArticle; feed/sitemap metadata ride along as fallbacks for extraction."""
-    from transforms.read import InputError, content_id, source_key
-
     if not doc.body.strip():
-        raise InputError(Reason.EMPTY_INPUT, "empty response body")
+        raise RejectError(Reason.EMPTY_INPUT, "empty response body")
     html = decode_page(doc.body, doc.charset)
     if not doc.content_type and not html.lstrip()[:1] == "<":
-        raise InputError(Reason.NOT_HTML, "no Content-Type and the body is not markup")
+        raise RejectError(Reason.NOT_HTML, "no Content-Type and the body is not markup")
     req = doc.request
     return RawArticle(
         article_id=content_id(doc.url, html),
@@ -862,11 +791,9 @@ class DiscoverFn(beam.DoFn):
 
 class ToRawArticleFn(beam.DoFn):
     def process(self, doc: Fetched):
-        from transforms.read import InputError
-
         try:
             yield to_raw_article(doc)
-        except InputError as exc:
+        except RejectError as exc:
             yield _reject(doc.request.url, doc.request.origin, Stage.FETCH, exc.reason, exc.detail)
 
 

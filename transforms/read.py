@@ -17,22 +17,18 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from dateutil import parser as date_parser
 
-from schemas.article import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC, RawArticle
-from schemas.rejects import Reason, Reject, Stage
+from schemas.records import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, RawArticle
+from schemas.rejects import Reason, Reject, RejectError, Stage
+from transforms.dates import DateMode, parse_date
+from transforms.decoding import checked_text, decode_html, decode_text
+from transforms.identity import content_id, source_key
+
+InputError = RejectError  # the reader's name for it until the read package lands
 
 REJECTS = "rejects"
 DEFAULT_MAX_BYTES = 20_000_000  # per text/HTML file or JSONL record
 
 _EXTENSIONS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".warc": "warc"}
-
-
-class InputError(Exception):
-    """An input problem with a reason code; becomes a Reject."""
-
-    def __init__(self, reason: Reason, detail: str):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 def detect_format(path: str) -> tuple[str | None, bool]:
@@ -45,100 +41,13 @@ def detect_format(path: str) -> tuple[str | None, bool]:
     return _EXTENSIONS.get(ext), gz
 
 
-def content_id(source_uri: str, content: str) -> str:
-    """Stable article id: the same content at the same source gives the same id on every run."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(source_uri.encode("utf-8", "surrogatepass"))
-    h.update(b"\x00")
-    h.update(content.encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
 
 
-# C0 control characters other than tab and line breaks (and DEL): text files hold none, binary data many.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-# Decoded text with more than this share of control or replacement characters (U+FFFD) is not text.
-MAX_CONTROL_SHARE = 0.01
 
 
-def checked_text(text: str) -> str:
-    """Decoded text with stray control characters removed; InputError(bad_encoding) when there are so many
-    control or replacement characters that the bytes were binary data or decoded with the wrong encoding."""
-    if "\ufffd" not in text and _CONTROL.search(text) is None:
-        return text  # the usual case: one scan, no counting
-    bad = len(_CONTROL.findall(text)) + text.count("\ufffd")
-    if bad > MAX_CONTROL_SHARE * len(text):
-        raise InputError(
-            Reason.BAD_ENCODING,
-            f"{bad / len(text):.0%} of the decoded characters are control or replacement characters "
-            "(binary data, or text in an encoding that was not recognised)",
-        )
-    return _CONTROL.sub("", text)
 
 
-def _detected(data: bytes) -> str | None:
-    """The bytes decoded with charset-normalizer's best guess (which also finds UTF-16/32 without a BOM)."""
-    from charset_normalizer import from_bytes  # installed with requests; only needed for non-UTF-8 input
 
-    best = from_bytes(data).best()
-    return None if best is None else str(best)
-
-
-def decode_text(data: bytes) -> str:
-    """Decode bytes as UTF-8 (with or without BOM), else the best guess of charset-normalizer.
-
-    NUL bytes are valid UTF-8 but never occur in UTF-8 text; they are how UTF-16 without a BOM looks, so such
-    bytes go to detection first."""
-    if b"\x00" not in data:
-        try:
-            return checked_text(data.decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            pass
-    text = _detected(data)
-    if text is None:
-        raise InputError(Reason.BAD_ENCODING, "bytes are not UTF-8 and no other text encoding fits")
-    return checked_text(text)
-
-
-def parse_published(value) -> dt.datetime | None:
-    """An ISO 8601 (or other common) date string as an aware UTC datetime; naive times are taken as UTC."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InputError(Reason.INVALID_RECORD, f"`published` must be a string, got {type(value).__name__}")
-    text = value.strip()
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = date_parser.parse(text)
-        except (ValueError, OverflowError) as exc:
-            raise InputError(Reason.INVALID_RECORD, f"`published` is not a date: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def host_of(url: str | None) -> str | None:
-    """Lower-case host of a URL without a leading www., or None."""
-    if not url:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    if not host:
-        return None
-    return host[4:] if host.startswith("www.") else host
-
-
-def source_key(site: str | None, url: str | None, path: str) -> str:
-    """Which source an article's template lines are learned with: its site, else its host, else its folder."""
-    if site:
-        return "site:" + site.strip().lower()
-    host = host_of(url)
-    if host:
-        return "host:" + host
-    return "dir:" + posixpath.dirname(path)
 
 
 def _check_size(data: bytes | str, max_bytes: int) -> None:
@@ -168,15 +77,6 @@ def parse_file(path: str, kind: str, data: bytes, max_bytes: int = DEFAULT_MAX_B
         source_key=source_key(None, None, path),
     )
 
-
-def decode_html(data: bytes) -> str:
-    """Decode an HTML page, honouring its declared charset (trafilatura's own detection)."""
-    from trafilatura.utils import decode_file
-
-    text = _detected(data) if b"\x00" in data else decode_file(data)  # NUL bytes: UTF-16 without a BOM, or binary
-    if not isinstance(text, str):
-        raise InputError(Reason.BAD_ENCODING, "HTML bytes decode as no text encoding (binary data?)")
-    return checked_text(text)
 
 
 def _opt_str(record: dict, *names: str) -> str | None:
@@ -230,7 +130,7 @@ def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFA
         input_id=input_id,
         url=url,
         title=title,
-        published_at=parse_published(record.get("published")),
+        published_at=parse_date(record.get("published"), DateMode.GIVEN),
         site=site,
         language=_opt_str(record, "language"),
         author=_opt_str(record, "author"),

@@ -24,17 +24,20 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from schemas.article import CleanArticle, StoryAssignment
+from schemas.layout import STORY_TERMS_STATE as STORY_TERMS_DIR
+from schemas.records import ArticleTerms as Counted
+from schemas.records import CleanArticle, StoryAssignment
+from schemas.state import STORY_TERMS_SCHEMA, story_terms_row
 from transforms.dedup import (
     SIGNATURES,
     SIGNATURES_DIR,
     SIGNATURES_SCHEMA,
     DedupConfig,
     FindDuplicates,
-    ReadEarlierState,
-    rank_key,
     signature_row,
 )
+from transforms.earlier import ReadEarlierState
+from transforms.fingerprints import rank_key
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -411,16 +414,6 @@ def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfi
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class Counted:
-    """What clustering needs of one non-copy article: id, rank key, time and its two term views."""
-
-    article_id: str
-    rank: tuple
-    ts: float | None
-    counts: tuple  # (all-words Counter, names Counter)
-    headline: bool = False  # a title and no body
-
 
 def counted_of(a: CleanArticle, cfg: StoryConfig) -> Counted:
     ts = a.published_at.timestamp() if a.published_at is not None else None
@@ -498,32 +491,8 @@ class ClusterEvents(beam.PTransform):
 # continues their story.
 # --------------------------------------------------------------------------------------------
 
-STORY_TERMS_DIR = "_state/story_terms"
-STORY_TERMS_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("story_id", pa.string(), nullable=False),
-        pa.field("ts", pa.float64()),  # publication time, epoch seconds; NULL when undated
-        pa.field("word_count", pa.int64(), nullable=False),
-        pa.field("headline", pa.bool_(), nullable=False),
-        pa.field("terms", pa.list_(pa.int32()), nullable=False),  # hashed terms of the all-words view ...
-        pa.field("counts", pa.list_(pa.int32()), nullable=False),  # ... and their weighted counts
-        pa.field("name_terms", pa.list_(pa.int32()), nullable=False),
-        pa.field("name_counts", pa.list_(pa.int32()), nullable=False),
-        pa.field("vocab_bits", pa.int32(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
-)
 EARLIER_ID = "earlier:"  # earlier articles' ids inside this run's clustering (a changed file keeps its id)
 
-
-def story_terms_row(c: Counted, story_id: str, vocab_bits: int, run_id: str) -> dict:
-    """A story_terms state row for an article a run clustered."""
-    full, names = c.counts
-    return {"article_id": c.article_id, "story_id": story_id, "ts": c.ts, "word_count": -c.rank[1],
-            "headline": c.headline, "terms": list(full.keys()), "counts": list(full.values()),
-            "name_terms": list(names.keys()), "name_counts": list(names.values()), "vocab_bits": vocab_bits,
-            "run_id": run_id}
 
 
 def _state_rows(kv, dedup: DedupConfig, vocab_bits: int, run_id: str):

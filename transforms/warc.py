@@ -11,12 +11,13 @@ import dataclasses
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from schemas.article import RawArticle
-from schemas.rejects import Reason, Reject, Stage
-from transforms.fetch import is_html_type, split_content_type, status_reason
-from transforms.feeds import is_http_url, parse_date
-
-FORMAT_WARC = "warc"
+from schemas.records import FORMAT_WARC, RawArticle
+from schemas.rejects import Reason, Reject, RejectError, Stage
+from transforms.dates import DateMode, parse_date
+from transforms.decoding import decode_page
+from transforms.http_headers import is_html_type, split_content_type, status_reason
+from transforms.identity import content_id, source_key
+from transforms.urls import is_http_url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,16 +27,8 @@ class Skipped:
     rec_type: str
 
 
-def _page_text(body: bytes, charset: str | None) -> str:
-    from transforms.fetch import decode_page
-
-    return decode_page(body, charset)
-
-
 def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArticle | Reject | Skipped:
     """One WARC record as a RawArticle, a Reject, or Skipped (not a response record)."""
-    from transforms.read import InputError, content_id, source_key
-
     if record.rec_type != "response":
         return Skipped(record.rec_type)
     uri = record.rec_headers.get_header("WARC-Target-URI") or ""
@@ -59,8 +52,8 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
     if not body.strip():
         return Reject.of(source, record_id, Stage.READ, Reason.EMPTY_INPUT, f"empty body for {uri}")
     try:
-        html = _page_text(body, charset)
-    except InputError as exc:
+        html = decode_page(body, charset)
+    except RejectError as exc:
         return Reject.of(source, record_id, Stage.READ, exc.reason, f"{exc.detail} ({uri})")
     url = uri or None
     return RawArticle(
@@ -72,7 +65,7 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
         input_id=record_id,
         url=url,
         source_key=source_key(None, url, path),
-        fallback_published_at=parse_date(record.rec_headers.get_header("WARC-Date")),
+        fallback_published_at=parse_date(record.rec_headers.get_header("WARC-Date"), DateMode.LENIENT),
     )
 
 

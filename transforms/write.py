@@ -6,11 +6,9 @@ import json
 
 import apache_beam as beam
 
-from schemas.article import ARTICLES_SCHEMA, DUP_EXACT, DUP_NEAR, STORIES_SCHEMA, article_row
-from schemas.rejects import REJECTS_SCHEMA
-from transforms.dedup import content_hash, dedup_text
-
-COUNTS_FILE = "_counts.json"
+from schemas.layout import COUNTS_FILE
+from schemas.records import DUP_EXACT, DUP_NEAR
+from schemas.tables import ARTICLES_SCHEMA, REJECTS_SCHEMA, STORIES_SCHEMA, article_row, reject_row
 REJECTS_AT = "rejects_at."  # counter prefix: rejects by stage (read, fetch, discover, extract)
 
 
@@ -53,9 +51,9 @@ class WriteTables(beam.PTransform):
         run_id, ingested_at = self.run_id, self.ingested_at
         rows = {
             "articles": tables["articles"]
-            | "ArticleRow" >> beam.Map(lambda x: article_row(x[0], x[1], content_hash(dedup_text(x[0])), run_id, ingested_at)),
+            | "ArticleRow" >> beam.Map(lambda x: article_row(x[0], x[1], run_id, ingested_at)),
             "stories": tables["stories"] | "StoryRow" >> beam.Map(lambda r: {**r, "run_id": run_id}),
-            "rejects": tables["rejects"] | "RejectRow" >> beam.Map(lambda r: r.to_row(run_id)),
+            "rejects": tables["rejects"] | "RejectRow" >> beam.Map(lambda r: reject_row(r, run_id)),
         }
         schemas = {"articles": ARTICLES_SCHEMA, "stories": STORIES_SCHEMA, "rejects": REJECTS_SCHEMA}
         for name, pcoll in rows.items():

@@ -1,0 +1,63 @@
+"""Parquet schemas of the state a run keeps for later runs under `<output>/_state/`, and their row builders."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas.records import ArticleTerms
+
+# Conditional GET: the validators of every page fetched with an ETag or Last-Modified.
+VALIDATORS_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# Near copies across runs: the MinHash signature of each article a run kept (not of its copies).
+SIGNATURES_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("signature", pa.binary(), nullable=False),  # MinHash, little-endian uint32[num_perm]
+        pa.field("num_perm", pa.int32(), nullable=False),
+        pa.field("seed", pa.int64(), nullable=False),
+        pa.field("shingle_size", pa.int32(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# Stories across runs: the hashed term counts of each article a run clustered, with its story and time.
+STORY_TERMS_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("ts", pa.float64()),  # publication time, epoch seconds; NULL when undated
+        pa.field("word_count", pa.int64(), nullable=False),
+        pa.field("headline", pa.bool_(), nullable=False),
+        pa.field("terms", pa.list_(pa.int32()), nullable=False),  # hashed terms of the all-words view ...
+        pa.field("counts", pa.list_(pa.int32()), nullable=False),  # ... and their weighted counts
+        pa.field("name_terms", pa.list_(pa.int32()), nullable=False),
+        pa.field("name_counts", pa.list_(pa.int32()), nullable=False),
+        pa.field("vocab_bits", pa.int32(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+
+def signature_row(article_id: str, story_id: str, signature: bytes, setting: tuple[int, int, int], run_id: str) -> dict:
+    """A signatures state row; `setting` is (num_perm, seed, shingle_size), what makes two signatures comparable."""
+    num_perm, seed, shingle_size = setting
+    return {"article_id": article_id, "story_id": story_id, "signature": signature, "num_perm": num_perm, "seed": seed,
+            "shingle_size": shingle_size, "run_id": run_id}
+
+
+def story_terms_row(c: ArticleTerms, story_id: str, vocab_bits: int, run_id: str) -> dict:
+    """A story_terms state row for an article a run clustered."""
+    full, names = c.counts
+    return {"article_id": c.article_id, "story_id": story_id, "ts": c.ts, "word_count": -c.rank[1],
+            "headline": c.headline, "terms": list(full.keys()), "counts": list(full.values()),
+            "name_terms": list(names.keys()), "name_counts": list(names.values()), "vocab_bits": vocab_bits,
+            "run_id": run_id}
