@@ -14,7 +14,8 @@ from schemas.rejects import Reject
 from transforms.boilerplate import StripBoilerplate
 from transforms.identity import content_id
 from transforms.stories import DeduplicateStories
-from transforms.write import COUNTS_FILE, WriteTables
+from schemas.layout import COUNTS_FILE
+from transforms.write import WriteTables
 
 
 def raw(uri, content, is_html=False, **kw):

@@ -233,7 +233,7 @@ def test_sql_views_exist_even_for_empty_tables(tmp_path):
     ids=["all-accounted", "no-metrics", "fetched-too", "lost-after-cleaning", "lost-before-cleaning"],
 )
 def test_check_accounted_fails_a_run_that_lost_input(counts, read_records, problem):
-    from pipeline.main import check_accounted
+    from pipeline.commit import check_accounted
 
     if problem is None:
         check_accounted(counts, read_records)
@@ -247,7 +247,7 @@ def test_the_reader_record_metric_is_reported_so_the_check_can_use_it(tmp_path):
     DirectRunner the metric must be there, or the check would quietly do nothing."""
     import apache_beam as beam
 
-    from pipeline.main import _read_records
+    from pipeline.commit import read_records_metric as _read_records
     from transforms.read import ReadArticles
 
     p = beam.Pipeline()
@@ -258,7 +258,7 @@ def test_the_reader_record_metric_is_reported_so_the_check_can_use_it(tmp_path):
 
 
 def test_check_written_compares_staged_rows_with_counts():
-    from pipeline.main import check_written
+    from pipeline.commit import check_written
 
     check_written({"articles": 3, "stories": 1, "rejects": 0}, {"articles": 3, "stories": 1, "rejects": 0})
     with pytest.raises(RuntimeError, match="articles: 2 rows written, 3 counted"):

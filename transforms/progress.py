@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import apache_beam as beam
 
 LOGGER = "newsbeam"
+# How this module's log records are located in a worker's relayed log entries (pipeline/local.py matches it):
+# derived from the module name, so moving the file moves it too.
+LOG_SOURCE = os.path.join(*__name__.split(".")) + ".py"
 
 
 class ProgressFn(beam.DoFn):

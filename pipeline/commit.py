@@ -1,0 +1,138 @@
+"""Committing a run: the accounting checks on what it staged, moving its files into place, its `runs` row."""
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas import counts as c
+from schemas.layout import PARQUET_STATES, OutputLayout, StagingLayout
+from schemas.rejects import Stage
+from schemas.tables import RUN_TABLES, RUNS_SCHEMA
+
+
+def check_accounted(counts: dict, read_records: int | None) -> None:
+    """Fail the run when articles went missing inside it, instead of committing a short table.
+
+    Every article entering boilerplate removal leaves as an article row or an extract-stage reject;
+    every record the file reader emitted (its metric, when the runner reports metrics) must have entered.
+    """
+    entered = counts.get(c.ENTERED_CLEANING, 0)
+    left = counts.get(c.ARTICLES, 0) + counts.get(c.REJECTS_AT_STAGE + Stage.EXTRACT.value, 0)
+    problems = []
+    if left != entered:
+        problems.append(f"{entered} articles entered boilerplate removal but {left} came out as articles or rejects")
+    if read_records is not None and read_records > entered:
+        problems.append(f"the readers emitted {read_records} records but only {entered} reached boilerplate removal")
+    if problems:
+        raise RuntimeError("input went missing inside the pipeline, so this run is not committed: " + "; ".join(problems))
+
+
+def staged_rows(staging: StagingLayout, table: str) -> int:
+    """Rows in a table's staged Parquet files, from their footers."""
+    total = 0
+    for m in FileSystems.match([staging.table_glob(table)])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
+def check_written(counts: dict, written: dict) -> None:
+    """Fail the run when the staged files do not hold the rows the pipeline counted."""
+    short = [f"{table}: {written[table]} rows written, {counts.get(table, 0)} counted" for table in written
+             if written[table] != counts.get(table, 0)]
+    if short:
+        raise RuntimeError("the staged tables do not match the run's counts, so this run is not committed: " + "; ".join(short))
+
+
+def read_records_metric(result) -> int | None:
+    """The file reader's `records` counter from the pipeline result, or None when the runner reports no metrics."""
+    try:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        found = result.metrics().query(MetricsFilter().with_namespace("read").with_name("records"))["counters"]
+    except (NotImplementedError, AttributeError, KeyError):
+        return None
+    return sum(x.committed or 0 for x in found) if found else None
+
+
+def read_staged_json(path: str, required: bool) -> dict:
+    """A JSON object the pipeline wrote into the staging folder; {} when an optional one is absent."""
+    if not required and not FileSystems.exists(path):
+        return {}
+    with FileSystems.open(path) as f:
+        text = f.read().decode("utf-8").strip()
+    return json.loads(text) if text else {}
+
+
+def check_staged(staging: StagingLayout, counts: dict, read_records: int | None) -> None:
+    """Both accounting checks on a finished pipeline's staging folder."""
+    check_accounted(counts, read_records)
+    check_written(counts, {table: staged_rows(staging, table) for table in RUN_TABLES})
+
+
+def commit(layout: OutputLayout, staging: StagingLayout, run_id: str) -> None:
+    """Move this run's staged files into `<output>/<table>/<run_id>/` and `_state/`, then drop the staging folder."""
+    for table in RUN_TABLES:
+        src = [m.path for m in FileSystems.match([staging.table_glob(table)])[0].metadata_list]
+        dest_dir = layout.run_table_dir(table, run_id)
+        FileSystems.mkdirs(dest_dir)
+        FileSystems.rename(src, [f"{dest_dir}/{s.rsplit('/', 1)[1]}" for s in src])
+    # The files this run read, for later incremental runs.
+    if FileSystems.exists(staging.listing):
+        listing = layout.files_listing(run_id)
+        folder = listing.rsplit("/", 1)[0]
+        if not FileSystems.exists(folder):
+            FileSystems.mkdirs(folder)
+        FileSystems.rename([staging.listing], [listing])
+    # State for later runs: conditional-GET validators, the kept articles' MinHash signatures, story term counts.
+    for state in PARQUET_STATES:
+        files = sorted(m.path for m in FileSystems.match([staging.state_glob(state)])[0].metadata_list)
+        if files:
+            if not FileSystems.exists(layout.state_dir(state)):
+                FileSystems.mkdirs(layout.state_dir(state))
+            names = [f"{run_id}.parquet"] if len(files) == 1 else [f"{run_id}-{i}.parquet" for i in range(len(files))]
+            FileSystems.rename(files, [f"{layout.state_dir(state)}/{n}" for n in names])
+    FileSystems.delete([staging.root])
+
+
+def runs_row(counts: dict, **fields) -> dict:
+    """The `runs` row from the pipeline's counts plus the driver's own fields (run_id, times, inputs, ...)."""
+    rejects_by_reason = {k[len(c.REJECTS_BY_REASON):]: v for k, v in sorted(counts.items()) if k.startswith(c.REJECTS_BY_REASON)}
+    articles = counts.get(c.ARTICLES, 0)
+    exact, near = counts.get(c.EXACT_COPIES, 0), counts.get(c.NEAR_COPIES, 0)
+    return {
+        "run_id": fields["run_id"],
+        "started_at": fields["started_at"],
+        "ended_at": fields["ended_at"],
+        "input_count": articles + counts.get(c.REJECTS, 0),
+        "article_count": articles,
+        "unique_article_count": articles - exact - near,
+        "exact_duplicate_count": exact,
+        "near_duplicate_count": near,
+        "story_count": counts.get(c.STORIES, 0),
+        "reject_count": counts.get(c.REJECTS, 0),
+        "rejects_by_reason": list(rejects_by_reason.items()),
+        "inputs": fields["inputs"],
+        "file_count": fields["file_count"],
+        "skipped_file_count": fields["skipped_file_count"],
+        "earlier_copy_count": counts.get(c.EARLIER_COPIES, 0),
+        "continued_story_count": counts.get(c.CONTINUED_STORIES, 0),
+        "output": fields["output"],
+        "options": fields["options"],
+        "newsbeam_version": fields["newsbeam_version"],
+    }
+
+
+def write_run_row(layout: OutputLayout, row: dict) -> str:
+    """Write the run's `runs` row: the last step of a commit."""
+    path = layout.run_row(row["run_id"])
+    FileSystems.mkdirs(path.rsplit("/", 1)[0])
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), buf, compression="zstd")
+    with FileSystems.create(path) as f:
+        f.write(buf.getvalue())
+    return path

@@ -1,0 +1,160 @@
+"""A run's plan: the options checked into validated settings, then the input files listed, before any work."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import secrets
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import incremental, local
+from pipeline.options import NewsbeamOptions, configs, fetch_config
+from schemas.layout import SIGNATURES_STATE, STORY_TERMS_STATE, VALIDATORS_STATE, OutputLayout, StagingLayout
+from schemas.records import UTC
+from transforms.boilerplate import CleanConfig
+from transforms.dedup import DedupConfig
+from transforms.fetch import FetchConfig, FetchSources
+from transforms.stories import StoryConfig
+
+
+class UsageError(Exception):
+    """A problem with the command line, reported without a traceback."""
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _is_dir(path: str) -> bool:
+    return "://" not in path and os.path.isdir(path)
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[str], dict[str, incremental.FileMeta]]:
+    """Patterns to read (a directory becomes dir/**) and the files they match, {path: (size in bytes,
+    modification time)}; fails on a pattern that matches nothing."""
+    patterns, files = [], {}
+    for raw in inputs:
+        pattern = raw.rstrip("/") + "/**" if _is_dir(raw) else raw
+        matched = FileSystems.match([pattern])[0].metadata_list
+        if not matched:
+            raise UsageError(f"--input {raw!r} matches no files")
+        patterns.append(pattern)
+        files.update((m.path, (m.size_in_bytes or 0, float(m.last_updated_in_seconds or 0.0))) for m in matched)
+    return patterns, files
+
+
+def _check_fetch_sources(sources: FetchSources) -> None:
+    for path in (*sources.feeds, *sources.urls):
+        if "://" in path and path.split("://", 1)[0] in ("http", "https"):
+            continue
+        if not FileSystems.exists(path):
+            raise UsageError(f"{path!r} does not exist (give --feeds an OPML/text file or a feed URL, --urls a text file)")
+    for url in sources.sitemaps:
+        if not url.lower().startswith(("http://", "https://")):
+            raise UsageError(f"--sitemap {url!r} is not an http(s) URL")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the command line asks for, checked: the run's identity, output, sources and algorithm configs."""
+
+    run_id: str
+    started: dt.datetime
+    layout: OutputLayout
+    inputs: tuple[str, ...]
+    sources: FetchSources
+    clean: CleanConfig
+    copies: DedupConfig
+    stories: StoryConfig
+    fetch: FetchConfig
+    max_input_bytes: int
+    incremental: bool
+    workers: int  # as requested: 0 = automatic
+
+    @property
+    def output(self) -> str:
+        return self.layout.root
+
+
+def settings_from(options: PipelineOptions) -> Settings:
+    """Validated settings from the parsed options; raises UsageError with a readable message."""
+    nb = options.view_as(NewsbeamOptions)
+    sources = FetchSources(tuple(nb.feeds or ()), tuple(nb.urls or ()), tuple(nb.sitemaps or ()))
+    if not nb.inputs and not sources:
+        raise UsageError("give at least one --input (a file, directory or glob), --feeds, --urls or --sitemap")
+    try:
+        clean, copies, stories = configs(nb)
+        fetch_cfg = fetch_config(nb)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    output = nb.output.rstrip("/") or "."
+    if "://" not in output:
+        output = os.path.abspath(output)
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise UsageError(f"--output {nb.output!r} exists and is not a directory")
+    layout = OutputLayout(output)
+    started = dt.datetime.now(UTC)
+    run_id = nb.run_id or new_run_id(started)
+    if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list:
+        raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
+    return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
+                    nb.max_input_bytes, nb.only_new, nb.workers)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """Everything `build()` needs: the settings, the files to read, and where earlier state is."""
+
+    settings: Settings
+    patterns: tuple[str, ...]
+    files: dict  # {path: (size, mtime)} of the files this run reads
+    skipped_files: int  # files an earlier run read unchanged (incremental runs)
+    workers: int  # worker processes newsbeam starts itself; 0 when the runner options decide
+
+    @property
+    def staging(self) -> StagingLayout:
+        return StagingLayout(self.settings.layout.staging(self.settings.run_id))
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(size for size, _ in self.files.values())
+
+    @property
+    def validators_glob(self) -> str:
+        return self.settings.layout.state_glob(VALIDATORS_STATE)
+
+    @property
+    def earlier_globs(self) -> tuple[str, str, str] | None:
+        """(articles, signatures, story terms) of earlier runs, when this run compares with them."""
+        if not self.settings.incremental:
+            return None
+        lay = self.settings.layout
+        return lay.run_files_glob("articles"), lay.state_glob(SIGNATURES_STATE), lay.state_glob(STORY_TERMS_STATE)
+
+
+def local_workers(options: PipelineOptions, requested: int, input_bytes: int) -> int:
+    """Worker processes newsbeam starts itself (see pipeline/local.py); 0 when the runner options decide."""
+    if not local.is_local_default(options):
+        if requested:
+            raise UsageError("--workers applies to the default DirectRunner; with --runner or --direct_running_mode "
+                             "set that runner's own worker options instead")
+        return 0
+    try:
+        return local.choose_workers(requested, input_bytes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def plan_run(options: PipelineOptions, settings: Settings) -> RunPlan:
+    """List the input files (skipping those earlier runs read, for an incremental run) and choose the workers.
+    An incremental run calls this while it holds the output's lock."""
+    patterns, files = expand_inputs(list(settings.inputs)) if settings.inputs else ([], {})
+    skipped = 0
+    if settings.incremental and files:
+        new = incremental.only_unread(files, incremental.read_before(settings.layout))
+        skipped, files = len(files) - len(new), new
+    _check_fetch_sources(settings.sources)
+    workers = local_workers(options, settings.workers, sum(size for size, _ in files.values()))
+    return RunPlan(settings, tuple(patterns), files, skipped, workers)
