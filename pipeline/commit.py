@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -127,12 +128,75 @@ def runs_row(counts: dict, **fields) -> dict:
     }
 
 
-def write_run_row(layout: OutputLayout, row: dict) -> str:
-    """Write the run's `runs` row: the last step of a commit."""
-    path = layout.run_row(row["run_id"])
-    FileSystems.mkdirs(path.rsplit("/", 1)[0])
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write `data` aside and rename it into place, so a reader (or a kill) sees the whole file or none."""
+    folder, name = path.rsplit("/", 1)
+    if not FileSystems.exists(folder):
+        FileSystems.mkdirs(folder)
+    aside = f"{folder}/.{name}.writing"
+    with FileSystems.create(aside) as f:
+        f.write(data)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([aside], [path])
+
+
+def publish(layout: OutputLayout, row: dict, views: str) -> str:
+    """Publish a committed run: write its `runs` row (the one step that makes the run visible to every view),
+    then the output's views.sql. Until the row exists, the run's files are not part of the dataset."""
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), buf, compression="zstd")
-    with FileSystems.create(path) as f:
-        f.write(buf.getvalue())
+    path = layout.run_row(row["run_id"])
+    _write_atomically(path, buf.getvalue())
+    _write_atomically(layout.views_file, views.encode("utf-8"))
     return path
+
+
+def published_runs(layout: OutputLayout) -> set[str]:
+    """The run ids whose `runs` row exists."""
+    prefix = layout.table_dir("runs") + "/"
+    return {m.path[len(prefix):].split("/", 1)[0] for m in FileSystems.match([layout.run_row("*")])[0].metadata_list}
+
+
+def _state_file_run(name: str, published: set[str]) -> str:
+    """The run a state file `<run_id>.parquet` or `<run_id>-<n>.parquet` belongs to."""
+    numbered = re.fullmatch(r"(.+)-\d+", name)
+    if name in published or numbered is None:
+        return name
+    return numbered.group(1)
+
+
+def unpublished_files(layout: OutputLayout, published: set[str]) -> dict[str, set[str]]:
+    """{run id: paths} of what runs that never published left in the output: their table folders, state files,
+    file listing and staging folder (a run killed between moving its files and writing its `runs` row, or before)."""
+    left: dict[str, set[str]] = {}
+
+    def add(run_id: str, path: str) -> None:
+        if run_id and run_id not in published:
+            left.setdefault(run_id, set()).add(path)
+
+    for table in RUN_TABLES:
+        prefix = layout.table_dir(table) + "/"
+        for m in FileSystems.match([layout.run_files_glob(table)])[0].metadata_list:
+            run_id = m.path[len(prefix):].split("/", 1)[0]
+            add(run_id, layout.run_table_dir(table, run_id))
+    for state in PARQUET_STATES:
+        for m in FileSystems.match([layout.state_glob(state)])[0].metadata_list:
+            add(_state_file_run(m.path.rsplit("/", 1)[1][: -len(".parquet")], published), m.path)
+    for m in FileSystems.match([layout.files_listings_glob()])[0].metadata_list:
+        add(m.path.rsplit("/", 1)[1][: -len(".jsonl")], m.path)
+    prefix = layout.staging_root + "/"
+    for m in FileSystems.match([prefix + "**"])[0].metadata_list:
+        if "/" in m.path[len(prefix):]:
+            run_id = m.path[len(prefix):].split("/", 1)[0]
+            add(run_id, layout.staging(run_id))
+    return left
+
+
+def remove_unpublished(layout: OutputLayout) -> dict[str, int]:
+    """Delete what runs that never published left behind; {run id: files and folders removed}. Call it only while holding the
+    output's lock: then no other run is between staging and publishing."""
+    left = unpublished_files(layout, published_runs(layout))
+    for paths in left.values():
+        FileSystems.delete(sorted(paths))
+    return {run_id: len(paths) for run_id, paths in left.items()}

@@ -1,4 +1,4 @@
-"""Incremental runs: the files earlier runs read, the run's own listing, the output's lock, leftover staging."""
+"""Incremental runs: the files earlier runs read, the run's own listing, and the output's lock."""
 from __future__ import annotations
 
 import contextlib
@@ -47,17 +47,6 @@ def write_listing(path: str, files: dict[str, FileMeta]) -> str:
     return path
 
 
-def leftover_staging(layout: OutputLayout) -> dict[str, int]:
-    """{run id: bytes} of the staging folders in the output: runs still going, or killed before they could
-    remove what they staged (a failed run removes its own)."""
-    left: dict[str, int] = {}
-    prefix = layout.staging_root + "/"
-    for m in FileSystems.match([f"{prefix}**"])[0].metadata_list:
-        if m.path.startswith(prefix) and "/" in m.path[len(prefix):]:
-            run = m.path[len(prefix):].split("/", 1)[0]
-            left[run] = left.get(run, 0) + (m.size_in_bytes or 0)
-    return left
-
 
 def _lock_holder_alive(holder: dict) -> bool:
     """Whether the run that wrote a lock file may still be going: its process exists on this host, or it ran on
@@ -89,7 +78,7 @@ def _take_lock(mine: str, path: str, output: str, out) -> None:
             holder = {}
         if holder and _lock_holder_alive(holder):
             raise LockHeld(
-                f"another --only_new run ({holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, "
+                f"another run ({holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, "
                 f"started {holder.get('started_at')}) is writing to {output}; this run would read the same new "
                 f"files, so it stops. If no such run is going, remove {path}."
             )
@@ -102,7 +91,7 @@ def _take_lock(mine: str, path: str, output: str, out) -> None:
 
 @contextlib.contextmanager
 def output_lock(layout: OutputLayout, run_id: str, out):
-    """Hold `<output>/_state/only_new.lock` from reading the earlier runs' state to committing.
+    """Hold `<output>/_state/only_new.lock` from reading the earlier runs' state to publishing.
 
     Two incremental runs into one output at once (a scheduled run that outlasts its interval) would read the
     same new files and both commit them, neither seeing the other's articles. The second one stops with

@@ -14,6 +14,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__, commit, incremental, local
 from pipeline.plan import RunPlan, UsageError, plan_run, settings_from
+from pipeline.sql import tables_present
+from pipeline.views import views_sql
 from pipeline.summary import print_summary
 from schemas import counts as c
 from schemas.records import UTC
@@ -80,9 +82,12 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     """Run the whole job; returns the `runs` row. Raises UsageError for bad options."""
     options = PipelineOptions(argv or [])
     settings = settings_from(options)
-    lock = incremental.output_lock(settings.layout, settings.run_id, out) if settings.incremental else contextlib.nullcontext()
     try:
-        with lock:
+        with incremental.output_lock(settings.layout, settings.run_id, out):
+            removed = commit.remove_unpublished(settings.layout)
+            if removed:
+                print(f"note: removed what {len(removed)} run(s) that never finished left in {settings.output} "
+                      f"({', '.join(sorted(removed))})", file=out, flush=True)
             return _execute(options, plan_run(options, settings), out)
     except incremental.LockHeld as exc:
         raise UsageError(str(exc)) from exc
@@ -105,11 +110,6 @@ def _announce(plan: RunPlan, out) -> None:
     also = f" ({plan.skipped_files} more skipped: read by earlier runs)" if plan.skipped_files else ""
     print(f"newsbeam {s.run_id}: {len(plan.files)} file(s){also} from {len(plan.patterns)} input pattern(s) -> {s.output} ({where})",
           file=out, flush=True)
-    left = incremental.leftover_staging(s.layout)
-    if left:
-        print(f"note: {s.layout.staging_root}/ holds files of {len(left)} other run(s) that did not finish "
-              f"({', '.join(sorted(left))}; {sum(left.values()) / 1e6:.1f} MB): still running, or killed. Nothing of "
-              "them is in the tables; remove those folders when no such run is going.", file=out, flush=True)
 
 
 def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
@@ -152,6 +152,6 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
         options=json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
         newsbeam_version=__version__,
     )
-    commit.write_run_row(s.layout, row)
+    commit.publish(s.layout, row, views_sql(s.layout, tables_present(s.layout)))
     print_summary(row, time.monotonic() - t0, out, fetch_hosts)
     return row

@@ -30,21 +30,28 @@ class NewsbeamOptions(PipelineOptions):
             "Any other file becomes a reject.",
         )
         add("--output", default="out", help="Output directory for the articles, stories, rejects and runs tables (default: out).")
-        add("--run_id", "--run-id", dest="run_id", default=None, help="Name of this run (default: UTC time plus a random suffix).")
+        add("--run_id", "--run-id", dest="run_id", default=None,
+            help="Name of this run: letters, digits, '.', '_' and '-', at most 128, new in the output "
+            "(default: UTC time plus a random suffix).")
+        add(
+            "--standalone",
+            dest="standalone",
+            action="store_true",
+            default=False,
+            help="A stand-alone run that ignores what earlier runs into this --output did: every input file is read "
+            "again, and copies and stories are found among this run's articles only. By default a run continues the "
+            "output: files an earlier run read with the same path, size and modification time are skipped "
+            "(<output>/_state/files/), exact and near copies of earlier articles are marked as such in their story "
+            "(<output>/_state/signatures/), and articles about an event of an earlier run, published within "
+            "--story_window_days of it, continue its story (<output>/_state/story_terms/).",
+        )
         add(
             "--only_new",
             "--only-new",
             dest="only_new",
             action="store_true",
             default=False,
-            help="Read only the input files that no earlier run into this --output has read: a file counts as read when "
-            "a committed run read it with the same path, size and modification time (listed in "
-            "<output>/_state/files/). An article whose text an earlier run wrote is marked as an exact copy of that "
-            "article, and one within --near_threshold of an article an earlier run kept as a near copy of it, in its "
-            "story (<output>/_state/signatures/); other articles about an event of an earlier run, published within "
-            "--story_window_days of it, continue its story (<output>/_state/story_terms/). For scheduled runs over a "
-            "folder that new files arrive in; a second "
-            "--only_new run into the same output stops while one is going (<output>/_state/only_new.lock).",
+            help="Accepted for scripts written for earlier versions: runs are incremental by default now.",
         )
         add(
             "--max_input_bytes",

@@ -4,12 +4,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 import secrets
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import incremental, local
+from pipeline.commit import published_runs
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.layout import SIGNATURES_STATE, STORY_TERMS_STATE, VALIDATORS_STATE, OutputLayout, StagingLayout
 from schemas.records import UTC
@@ -21,6 +23,10 @@ from transforms.stories import StoryConfig
 
 class UsageError(Exception):
     """A problem with the command line, reported without a traceback."""
+
+
+# A run id names folders under the output: no separators, no '..', nothing a shell or a URL would mangle.
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -97,10 +103,13 @@ def settings_from(options: PipelineOptions) -> Settings:
     layout = OutputLayout(output)
     started = dt.datetime.now(UTC)
     run_id = nb.run_id or new_run_id(started)
+    if not RUN_ID.fullmatch(run_id):
+        raise UsageError(f"--run_id {run_id!r} is not a safe name: use letters, digits, '.', '_' and '-' (at most 128, "
+                         "not starting with '.' or '-')")
     if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
-                    nb.max_input_bytes, nb.only_new, nb.workers)
+                    nb.max_input_bytes, not nb.standalone, nb.workers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +121,7 @@ class RunPlan:
     files: dict  # {path: (size, mtime)} of the files this run reads
     skipped_files: int  # files an earlier run read unchanged (incremental runs)
     workers: int  # worker processes newsbeam starts itself; 0 when the runner options decide
+    has_history: bool = False  # the output holds published runs this run continues
 
     @property
     def staging(self) -> StagingLayout:
@@ -128,7 +138,7 @@ class RunPlan:
     @property
     def earlier_globs(self) -> tuple[str, str, str] | None:
         """(articles, signatures, story terms) of earlier runs, when this run compares with them."""
-        if not self.settings.incremental:
+        if not (self.settings.incremental and self.has_history):
             return None
         lay = self.settings.layout
         return lay.run_files_glob("articles"), lay.state_glob(SIGNATURES_STATE), lay.state_glob(STORY_TERMS_STATE)
@@ -149,7 +159,7 @@ def local_workers(options: PipelineOptions, requested: int, input_bytes: int) ->
 
 def plan_run(options: PipelineOptions, settings: Settings) -> RunPlan:
     """List the input files (skipping those earlier runs read, for an incremental run) and choose the workers.
-    An incremental run calls this while it holds the output's lock."""
+    Called while the run holds the output's lock."""
     patterns, files = expand_inputs(list(settings.inputs)) if settings.inputs else ([], {})
     skipped = 0
     if settings.incremental and files:
@@ -157,4 +167,5 @@ def plan_run(options: PipelineOptions, settings: Settings) -> RunPlan:
         skipped, files = len(files) - len(new), new
     _check_fetch_sources(settings.sources)
     workers = local_workers(options, settings.workers, sum(size for size, _ in files.values()))
-    return RunPlan(settings, tuple(patterns), files, skipped, workers)
+    has_history = settings.incremental and bool(published_runs(settings.layout))
+    return RunPlan(settings, tuple(patterns), files, skipped, workers, has_history)

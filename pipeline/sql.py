@@ -1,4 +1,4 @@
-"""`newsbeam sql`: the output tables as DuckDB views, and query results printed as a table."""
+"""`newsbeam sql`: the output's views (pipeline/views.py) in DuckDB, and query results printed as a table."""
 from __future__ import annotations
 
 import csv
@@ -8,37 +8,32 @@ import shutil
 import sys
 
 import duckdb
-import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
 
-from schemas.tables import TABLE_SCHEMAS
+from pipeline.views import views_sql
+from schemas.layout import RUNS_TABLE, OutputLayout
+from schemas.tables import RUN_TABLES
 
 
-def _glob(output: str, table: str) -> str:
-    return f"{output.rstrip('/')}/{table}/**/*.parquet"
+def tables_present(layout: OutputLayout) -> dict[str, bool]:
+    """Which tables have at least one committed file (a view of a table with none is an empty typed SELECT)."""
+    present = {RUNS_TABLE: bool(FileSystems.match([layout.run_row("*")])[0].metadata_list)}
+    for table in RUN_TABLES:
+        present[table] = bool(FileSystems.match([layout.run_files_glob(table)])[0].metadata_list)
+    return present
 
 
 def connect(output: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with one view per table over `<output>/<table>/**/*.parquet`.
-
-    A table with no files yet is an empty view with the table's schema, so queries still run.
-    """
+    """An in-memory DuckDB connection with the output's views (runs, articles, stories, rejects, and the
+    per-run article_rows and story_rows), over the published runs' Parquet files."""
+    layout = OutputLayout(output if "://" in output else os.path.abspath(output))
     con = duckdb.connect()
-    for table, schema in TABLE_SCHEMAS.items():
-        pattern = _glob(output, table)
-        has_files = con.execute("SELECT count(*) FROM glob(?)", [pattern]).fetchall()[0][0] > 0
-        if has_files:
-            quoted = pattern.replace("'", "''")
-            con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{quoted}', union_by_name = true, hive_partitioning = false)"
-            )
-        else:
-            con.register(f"_{table}_empty", pa.Table.from_pylist([], schema=schema))
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
+    con.execute(views_sql(layout, tables_present(layout)))
     return con
 
 
 def run_sql(output: str, query: str, fmt: str = "table", max_rows: int = 100) -> int:
-    """Run one query against the tables and print the result (table, csv or json lines)."""
+    """Run one query against the views and print the result (table, csv or json lines)."""
     if "://" not in output and not os.path.isdir(output):
         raise FileNotFoundError(f"output directory {output!r} does not exist: run `newsbeam run --output {output}` first")
     rel = connect(output).sql(query)

@@ -21,13 +21,13 @@ def print_summary(row: dict, seconds: float, out, fetch_hosts: dict | None = Non
     lines = [
         "",
         f"run {row['run_id']} finished in {seconds:.1f}s",
-        f"  files read      {row['file_count']}" + (f"  ({skipped} skipped: read by earlier runs, --only_new)" if skipped else ""),
+        f"  files read      {row['file_count']}" + (f"  ({skipped} skipped: read by earlier runs)" if skipped else ""),
         f"  inputs          {row['input_count']}  = {row['article_count']} articles + {row['reject_count']} rejects",
         f"  articles        {row['article_count']}  ({row['unique_article_count']} unique, "
         f"{row['exact_duplicate_count']} exact copies, {row['near_duplicate_count']} near copies)",
     ]
     if row.get("earlier_copy_count"):
-        lines.append(f"                  {row['earlier_copy_count']} of the copies are of articles earlier runs wrote (--only_new)")
+        lines.append(f"                  {row['earlier_copy_count']} of the copies are of articles earlier runs wrote")
     lines.append(f"  stories         {row['story_count']}"
                  + (f"  ({row['continued_story_count']} continue stories of earlier runs)" if row.get("continued_story_count") else ""))
     if fetch_hosts:

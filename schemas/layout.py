@@ -6,6 +6,7 @@
     <output>/_state/<state>/<run_id>[-N].parquet    http_validators, signatures, story_terms
     <output>/_state/only_new.lock                   held by an incremental run from reading state to commit
     <output>/_staging/<run_id>/...                  what a run writes before it commits (same names inside)
+    <output>/views.sql                              the SQL views of the current state (pipeline/views.py)
 
 Paths are strings joined with '/', so they work for local folders and for Beam's object stores (gs://, s3://).
 """
@@ -22,6 +23,7 @@ STORY_TERMS_STATE = f"{STATE}/story_terms"
 PARQUET_STATES = (VALIDATORS_STATE, SIGNATURES_STATE, STORY_TERMS_STATE)
 LOCK = f"{STATE}/only_new.lock"
 RUNS_TABLE = "runs"
+VIEWS_FILE = "views.sql"  # the SQL views of the current state, for plain DuckDB
 
 # Names inside a run's staging folder.
 LISTING_FILE = "files.jsonl"  # the run's input files, one JSON object per line
@@ -71,6 +73,10 @@ class OutputLayout:
 
     def files_listings_glob(self) -> str:
         return self._join(FILES_STATE, "*.jsonl")
+
+    @property
+    def views_file(self) -> str:
+        return self._join(VIEWS_FILE)
 
     @property
     def lock(self) -> str:

@@ -161,32 +161,60 @@ def test_mixed_inputs_every_input_accounted_for(tmp_path):
     assert con.execute("SELECT count(*) FROM articles WHERE is_canonical").fetchall()[0][0] == con.execute("SELECT count(*) FROM stories").fetchall()[0][0]
 
 
-def test_rerun_adds_a_new_run_and_never_overwrites(tmp_path, seeds_run):
+VIEW_QUERIES = ("SELECT * FROM articles ORDER BY article_id", "SELECT * FROM stories ORDER BY story_id",
+                "SELECT * FROM rejects ORDER BY source_uri")
+
+
+def _views(out):
+    con = connect(str(out))
+    return [con.sql(q).fetchall() for q in VIEW_QUERIES]
+
+
+def test_rerun_is_idempotent_and_standalone_rerun_keeps_one_row_per_article(tmp_path, seeds_run):
     out = tmp_path / "out"
     first, _ = _run("--input", SEEDS, "--output", str(out))
-    second, _ = _run("--input", SEEDS, "--output", str(out))
+    once = _views(out)
+    second, printed = _run("--input", SEEDS, "--output", str(out))
     assert first["run_id"] != second["run_id"]
+    assert second["input_count"] == 0 and "3 skipped: read by earlier runs" in printed
+    assert _views(out) == once  # the same command twice gives the same dataset as once
+    third, _ = _run("--input", SEEDS, "--output", str(out), "--standalone")
+    assert third["article_count"] == 3  # a stand-alone run reads everything again ...
     con = connect(str(out))
-    per_run = con.sql("SELECT run_id, count(*), count(DISTINCT article_id) FROM articles GROUP BY 1 ORDER BY 1").fetchall()
-    assert [r[1:] for r in per_run] == [(3, 3), (3, 3)]
-    # article ids are stable for the same input content
-    ids = con.sql("SELECT run_id, list(article_id ORDER BY article_id) FROM articles GROUP BY 1").fetchall()
-    assert ids[0][1] == ids[1][1]
+    per_run = con.sql("SELECT run_id, list(article_id ORDER BY article_id) FROM article_rows GROUP BY 1 ORDER BY 1").fetchall()
+    assert len(per_run) == 2 and per_run[0][1] == per_run[1][1]  # ... with the same stable article ids
+    assert con.sql("SELECT count(*) FROM articles").fetchall() == [(3,)]  # and the articles view has each once
     with pytest.raises(UsageError, match="already exists"):
         _run("--input", SEEDS, "--output", str(out), "--run_id", first["run_id"])
 
 
-def test_a_killed_runs_staging_files_are_reported_and_left_alone(tmp_path):
+def test_what_a_killed_run_left_is_invisible_and_removed_by_the_next_run(tmp_path):
     out = tmp_path / "out"
-    leftover = out / "_staging" / "20240101T000000Z-dead00" / "articles" / "part-0.parquet"
-    leftover.parent.mkdir(parents=True)
-    leftover.write_bytes(b"x" * 2_000_000)
-    row, printed = _run("--input", SEEDS, "--output", str(out))
-    assert "holds files of 1 other run(s) that did not finish (20240101T000000Z-dead00; 2.0 MB)" in printed
-    assert row["article_count"] == 3 and leftover.exists()
-    assert connect(str(out)).sql("SELECT count(DISTINCT run_id) FROM articles").fetchall() == [(1,)]
-    _, printed = _run("--input", SEEDS, "--output", str(tmp_path / "clean"))
-    assert "did not finish" not in printed
+    _run("--input", SEEDS, "--output", str(out), "--run_id", "r1")
+    before = _views(out)
+    dead = "20240101T000000Z-dead00"
+    staged = out / "_staging" / dead / "articles" / "part-0.parquet"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"x" * 1000)
+    # A run killed after moving its files into the tables, before its runs row: a copy of r1's articles.
+    moved = out / "articles" / dead
+    moved.mkdir()
+    duckdb.sql(f"COPY (SELECT * REPLACE ('{dead}' AS run_id) FROM read_parquet('{out}/articles/r1/*.parquet')) "
+               f"TO '{moved}/part-0.parquet' (FORMAT parquet)")
+    assert _views(out) == before  # not published: no view shows it
+    assert connect(str(out)).sql("SELECT count(*) FROM article_rows").fetchall() == [(3,)]
+    row, printed = _run("--input", SEEDS, "--output", str(out), "--run_id", "r2")
+    assert f"removed what 1 run(s) that never finished left in {out} ({dead})" in printed, printed
+    assert not staged.exists() and not moved.exists()
+    assert row["input_count"] == 0 and _views(out) == before
+
+
+@pytest.mark.parametrize("bad", ["bad/name", "../../victim", ".hidden", "a b", "x" * 200])
+def test_unsafe_run_ids_are_refused_before_any_work(tmp_path, bad):
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="not a safe name"):
+        _run("--input", SEEDS, "--output", str(out), "--run_id", bad)
+    assert not out.exists()
 
 
 def test_multi_processing_runner_gives_the_same_result(tmp_path, seeds_run):

@@ -1,4 +1,5 @@
-"""Scheduled runs: --only_new reads only the files no earlier run into the same output has read."""
+"""Incremental runs (the default): a run reads only the files no earlier run into the same output has read,
+marks copies of earlier articles and continues earlier stories."""
 import io
 import json
 import os
@@ -32,11 +33,11 @@ def _run(*argv) -> tuple[dict, str]:
 
 
 def _sources(out: pathlib.Path, run_id: str) -> list[str]:
-    q = "SELECT source_uri FROM articles WHERE run_id = ? UNION ALL SELECT source_uri FROM rejects WHERE run_id = ?"
+    q = "SELECT source_uri FROM article_rows WHERE run_id = ? UNION ALL SELECT source_uri FROM rejects WHERE run_id = ?"
     return sorted(pathlib.Path(u).name for (u,) in connect(str(out)).execute(q, [run_id, run_id]).fetchall())
 
 
-def test_only_new_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
+def test_incremental_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     seeds = sorted(SEEDS.glob("*.txt"))[:2]
@@ -48,9 +49,9 @@ def test_only_new_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
     listed = [json.loads(line)["path"] for line in (out / FILES_DIR / f"{first['run_id']}.jsonl").read_text().splitlines()]
     assert sorted(pathlib.Path(p).name for p in listed) == [s.name for s in seeds]
 
-    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    second, printed = _run("--input", str(inbox), "--output", str(out))
     assert (second["input_count"], second["article_count"]) == (0, 0)
-    assert "files read      0  (2 skipped: read by earlier runs, --only_new)" in printed
+    assert "files read      0  (2 skipped: read by earlier runs)" in printed
     runs = connect(str(out)).execute("SELECT file_count, skipped_file_count FROM runs ORDER BY run_id").fetchall()
     assert runs == [(2, 0), (0, 2)]
 
@@ -58,19 +59,19 @@ def test_only_new_reads_new_and_changed_files_and_skips_the_rest(tmp_path):
     (inbox / "notes.pdf").write_bytes(b"%PDF-1.4")  # new files that become rejects are new files too
     touched = inbox / seeds[0].name
     os.utime(touched, (1_600_000_000, 1_600_000_000))  # a changed modification time: read again
-    third, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    third, printed = _run("--input", str(inbox), "--output", str(out))
     assert _sources(out, third["run_id"]) == sorted(["notes.pdf", "storm [1].txt", seeds[0].name])
-    assert "(1 skipped: read by earlier runs, --only_new)" in printed
+    assert "(1 skipped: read by earlier runs)" in printed
     assert third["exact_duplicate_count"] == 1  # the touched file's article, read again, is a copy of its earlier self
 
-    fourth, _ = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    fourth, _ = _run("--input", str(inbox), "--output", str(out), "--only-new")  # the old flag is still accepted
     assert fourth["input_count"] == 0
-    # Without the option every file is read again, and nothing is compared with earlier runs.
-    fifth, _ = _run("--input", str(inbox), "--output", str(out))
+    # A stand-alone run reads every file again, and compares nothing with earlier runs.
+    fifth, _ = _run("--input", str(inbox), "--output", str(out), "--standalone")
     assert (fifth["input_count"], fifth["exact_duplicate_count"]) == (4, 0)
 
 
-def test_only_new_marks_copies_of_earlier_runs_articles(tmp_path):
+def test_incremental_marks_copies_of_earlier_runs_articles(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     seed = sorted(SEEDS.glob("*.txt"))[0]
@@ -81,7 +82,7 @@ def test_only_new_marks_copies_of_earlier_runs_articles(tmp_path):
 
     shutil.copy(seed, inbox / "the same story again.txt")  # syndicated again, under another name
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
-    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    second, printed = _run("--input", str(inbox), "--output", str(out))
     assert (second["article_count"], second["exact_duplicate_count"], second["story_count"]) == (2, 1, 1)
     assert connect(str(out)).execute("SELECT earlier_copy_count FROM runs ORDER BY run_id").fetchall() == [(0,), (1,)]
     rows = connect(str(out)).execute(
@@ -94,7 +95,7 @@ def test_only_new_marks_copies_of_earlier_runs_articles(tmp_path):
     assert storm_canonical and storm_of is None and storm_story != earlier_story
 
 
-def test_only_new_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_path):
+def test_incremental_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     seed = sorted(SEEDS.glob("*.txt"))[0]
@@ -108,7 +109,7 @@ def test_only_new_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_
                                                                                 "the State Department said")
     (inbox / "edited copy.txt").write_text(text + "\nThe State Department did not say when talks could resume.\n", encoding="utf-8")
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
-    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    second, printed = _run("--input", str(inbox), "--output", str(out))
     assert (second["article_count"], second["near_duplicate_count"], second["story_count"]) == (2, 1, 1)
     assert second["earlier_copy_count"] == 1 and "1 of the copies are of articles earlier runs wrote" in printed
     rows = connect(str(out)).execute(
@@ -126,7 +127,7 @@ def test_only_new_marks_near_copies_of_earlier_runs_articles_in_their_story(tmp_
         "SELECT article_id FROM articles WHERE run_id = ? AND duplicate_of IS NULL", [second["run_id"]]).fetchall()]
 
 
-def test_only_new_continues_an_earlier_runs_story_with_other_outlets_articles(tmp_path):
+def test_incremental_continues_an_earlier_runs_story_with_other_outlets_articles(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     first_seed, *others = sorted(SEEDS.glob("*.txt"))  # one event, three outlets
@@ -137,7 +138,7 @@ def test_only_new_continues_an_earlier_runs_story_with_other_outlets_articles(tm
     for s in others:
         shutil.copy(s, inbox / s.name)
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
-    second, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    second, printed = _run("--input", str(inbox), "--output", str(out))
     assert (second["article_count"], second["story_count"], second["continued_story_count"]) == (3, 2, 1)
     assert "(1 continue stories of earlier runs)" in printed
     con = connect(str(out))
@@ -147,14 +148,16 @@ def test_only_new_continues_an_earlier_runs_story_with_other_outlets_articles(tm
     assert [(story, canonical, of) for _, story, canonical, of in joined] == [(earlier_story, False, None)] * 2
     (storm_story,) = [story for uri, story, _, _ in rows if uri.endswith("storm.txt")]
     assert storm_story != earlier_story
-    stories = con.execute("SELECT story_id, canonical_article_id, article_count, continued FROM stories WHERE run_id = ? ORDER BY 4",
+    stories = con.execute("SELECT story_id, canonical_article_id, article_count, continued FROM story_rows WHERE run_id = ? ORDER BY 4",
                           [second["run_id"]]).fetchall()
     assert stories == [(storm_story, storm_story[1:], 1, False), (earlier_story, earlier_id, 2, True)]
-    # One canonical article per story over all runs.
+    # One canonical article per story over all runs, and the stories view counts the story's articles over all runs.
     assert con.execute("SELECT count(*) FROM articles WHERE story_id = ? AND is_canonical", [earlier_story]).fetchall() == [(1,)]
+    whole = con.execute("SELECT canonical_article_id, article_count, run_count FROM stories WHERE story_id = ?", [earlier_story]).fetchall()
+    assert whole == [(earlier_id, 3, 2)]
 
 
-def test_only_new_without_the_option_clusters_each_run_alone(tmp_path):
+def test_a_standalone_run_clusters_alone(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     first_seed, *others = sorted(SEEDS.glob("*.txt"))
@@ -164,7 +167,7 @@ def test_only_new_without_the_option_clusters_each_run_alone(tmp_path):
     later.mkdir()
     for s in others:
         shutil.copy(s, later / s.name)
-    second, _ = _run("--input", str(later), "--output", str(out))
+    second, _ = _run("--input", str(later), "--output", str(out), "--standalone")
     assert second["continued_story_count"] == 0
     assert len(connect(str(out)).execute("SELECT DISTINCT story_id FROM articles").fetchall()) == 2
 
@@ -190,24 +193,24 @@ def _write_lock(out: pathlib.Path, pid: int, host: str | None = None) -> pathlib
     return lock
 
 
-def test_only_new_stops_while_another_only_new_run_holds_the_output(tmp_path):
+def test_incremental_stops_while_another_only_new_run_holds_the_output(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     lock = _write_lock(out, os.getpid())  # a live process on this host: a run still going
-    with pytest.raises(UsageError, match="another --only_new run \\(r-holder"):
-        _run("--input", str(inbox), "--output", str(out), "--only-new")
+    with pytest.raises(UsageError, match="another run \\(r-holder"):
+        _run("--input", str(inbox), "--output", str(out))
     assert lock.exists() and not (out / "runs").exists()  # the holder's lock is left alone, nothing committed
     assert [p.name for p in lock.parent.iterdir()] == [lock.name]  # and the stopped run left nothing of its own
     other_host = _write_lock(out, 1, host="some-other-host")  # another machine's run cannot be checked: also stops
     with pytest.raises(UsageError, match="r-holder"):
-        _run("--input", str(inbox), "--output", str(out), "--only-new")
+        _run("--input", str(inbox), "--output", str(out))
     assert other_host.exists()
-    plain, _ = _run("--input", str(inbox), "--output", str(out))  # a run without --only_new reads no state: no lock
-    assert plain["article_count"] == 1
+    with pytest.raises(UsageError, match="r-holder"):  # every run into the output takes the lock, stand-alone too
+        _run("--input", str(inbox), "--output", str(out), "--standalone")
 
 
-def test_only_new_takes_over_the_lock_of_a_killed_run_and_releases_its_own(tmp_path):
+def test_incremental_takes_over_the_lock_of_a_killed_run_and_releases_its_own(tmp_path):
     import subprocess
     import sys
 
@@ -217,8 +220,8 @@ def test_only_new_takes_over_the_lock_of_a_killed_run_and_releases_its_own(tmp_p
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # its pid now names no process
     lock = _write_lock(out, gone.pid)
-    row, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    row, printed = _run("--input", str(inbox), "--output", str(out))
     assert row["article_count"] == 1 and "taking over the lock of run r-holder" in printed
     assert not lock.exists()
-    again, printed = _run("--input", str(inbox), "--output", str(out), "--only-new")
+    again, printed = _run("--input", str(inbox), "--output", str(out))
     assert again["input_count"] == 0 and "taking over" not in printed and not lock.exists()
