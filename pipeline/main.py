@@ -26,7 +26,8 @@ from transforms.boilerplate import CleanConfig, StripBoilerplate
 from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
-from transforms.read import REJECTS, ReadArticles
+from transforms.read import ReadArticles
+from transforms.rejecting import REJECTS
 from transforms.stories import STORY_TERMS_DIR, DeduplicateStories, StoryConfig, WriteRunState
 from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 
