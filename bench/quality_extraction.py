@@ -181,7 +181,7 @@ def run_reference(pages, fn) -> tuple[dict[str, str], float, int]:
     import logging
     import warnings
 
-    from transforms.read import decode_html
+    from transforms.decoding import decode_html
 
     out, failed = {}, 0
     t0 = time.perf_counter()
@@ -224,7 +224,7 @@ def run_stage(pages) -> float:
     """Seconds for the boilerplate stage alone (decode + `first_pass`, no Beam) over the pages, in this process."""
     from schemas.records import RawArticle
     from transforms.boilerplate import CleanConfig, ExtractionError, first_pass
-    from transforms.read import decode_html
+    from transforms.decoding import decode_html
 
     cfg = CleanConfig()
     t0 = time.perf_counter()

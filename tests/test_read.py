@@ -8,18 +8,15 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.records import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC
-from schemas.rejects import Reason
-from schemas.rejects import RejectError as InputError
+from schemas.records import FORMAT_HTML, FORMAT_JSONL_HTML, FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, FORMAT_TEXT, UTC, RawArticle
+from schemas.rejects import Reason, Reject, RejectError
 from transforms.dates import DateMode, parse_date
 from transforms.identity import content_id, source_key
-from transforms.read import (
-    REJECTS,
-    ReadArticles,
-    detect_format,
-    parse_file,
-    parse_jsonl_record,
-)
+from transforms.read import ReadArticles
+from transforms.read.files import parse_file
+from transforms.read.formats import detect_format
+from transforms.read.jsonl import iter_jsonl, parse_jsonl_record, peek_id
+from transforms.rejecting import REJECTS
 
 
 def parse_published(value):
@@ -66,7 +63,7 @@ def test_parse_published(value, expected):
 
 
 def test_parse_published_rejects_garbage():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(RejectError) as err:
         parse_published("not a date at all")
     assert err.value.reason == Reason.INVALID_RECORD
 
@@ -108,15 +105,35 @@ def test_jsonl_html_record_goes_to_html_extraction():
     ids=["not-json", "not-object", "no-content", "blank-text", "text-not-string", "bad-date", "bad-bytes"],
 )
 def test_jsonl_bad_records(line, reason):
-    with pytest.raises(InputError) as err:
+    with pytest.raises(RejectError) as err:
         parse_jsonl_record("f.jsonl:1", line)
     assert err.value.reason == reason
 
 
 def test_jsonl_record_too_large():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(RejectError) as err:
         parse_jsonl_record("f.jsonl:1", json.dumps({"text": "x" * 100}), max_bytes=50)
     assert err.value.reason == Reason.TOO_LARGE
+
+
+def test_iter_jsonl_skips_blank_lines_and_names_each_line():
+    lines = [json.dumps({"id": "a", "text": "Body."}).encode(), b"  \n", b"{broken", json.dumps({"id": 9, "url": "u"}).encode()]
+    items = list(iter_jsonl("d/f.jsonl", lines, 1000))
+    assert isinstance(items[0], RawArticle) and items[0].source_uri == "d/f.jsonl:1" and items[0].source_key == "dir:d"
+    assert [(r.source_uri, r.input_id, r.reason) for r in items[1:]] == [
+        ("d/f.jsonl:3", None, Reason.INVALID_JSON),
+        ("d/f.jsonl:4", "9", Reason.NO_CONTENT),
+    ]
+    assert all(isinstance(r, Reject) and r.stage == "read" for r in items[1:])
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [(b'{"id": "x"}', "x"), (b'{"id": 3}', "3"), (b'{"id": true}', None), (b"[1]", None), (b"{broken", None), (b'{"id": "\xff"}', None)],
+    ids=["string", "number", "bool", "not-object", "not-json", "not-utf8"],
+)
+def test_peek_id_of_a_rejected_line(line, expected):
+    assert peek_id(line) == expected
 
 
 def test_parse_text_file_and_latin1_fallback():
@@ -148,7 +165,7 @@ def test_binary_data_is_a_bad_encoding_reject_not_an_article():
     noise = bytes((n * 7919 + 13) % 255 + 1 for n in range(5000))  # no NUL bytes, all byte values
     for kind, data in [("html", b"<html><body>" + noise + b"</body></html>"), ("text", noise),
                        ("html", b"<html><body>\x00\x01\x02" * 500 + b"</body></html>")]:
-        with pytest.raises(InputError) as err:
+        with pytest.raises(RejectError) as err:
             parse_file(f"a.{kind}", kind, data)
         assert err.value.reason == Reason.BAD_ENCODING
 
@@ -156,7 +173,7 @@ def test_binary_data_is_a_bad_encoding_reject_not_an_article():
 def test_jsonl_text_gets_the_same_control_character_check():
     a = parse_jsonl_record("f.jsonl:1", json.dumps({"text": "A stray \x00NUL in " + BODY}))
     assert a.content == "A stray NUL in " + BODY
-    with pytest.raises(InputError) as err:
+    with pytest.raises(RejectError) as err:
         parse_jsonl_record("f.jsonl:2", json.dumps({"text": "\x00\x01" * 50 + BODY}))
     assert err.value.reason == Reason.BAD_ENCODING
 
@@ -169,7 +186,7 @@ def test_stray_control_characters_are_removed_and_page_breaks_kept():
 
 @pytest.mark.parametrize("data", [b"", b"   \n\t "], ids=["empty", "whitespace"])
 def test_parse_file_empty(data):
-    with pytest.raises(InputError) as err:
+    with pytest.raises(RejectError) as err:
         parse_file("a.txt", "text", data)
     assert err.value.reason == Reason.EMPTY_INPUT
 

@@ -11,8 +11,8 @@ from pipeline.main import run
 from pipeline.sql import connect
 from schemas.records import RawArticle
 from schemas.rejects import Reject
-from transforms.read import detect_format
-from transforms.warc import Skipped, iter_warc
+from transforms.read.formats import detect_format
+from transforms.read.warc import Skipped, iter_warc
 
 WEB = pathlib.Path(__file__).resolve().parent / "fixtures" / "web"
 

@@ -11,6 +11,9 @@ import dataclasses
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
 from schemas.records import FORMAT_WARC, RawArticle
 from schemas.rejects import Reason, Reject, RejectError, Stage
 from transforms.dates import DateMode, parse_date
@@ -27,12 +30,18 @@ class Skipped:
     rec_type: str
 
 
+def record_uri(path: str, number: int) -> str:
+    """The source_uri of record `number` (from 1) of the WARC file at `path`."""
+    return f"{path}#{number}"
+
+
 def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArticle | Reject | Skipped:
-    """One WARC record as a RawArticle, a Reject, or Skipped (not a response record)."""
+    """One WARC record (a warcio ArcWarcRecord, record `number` of `path`) as a RawArticle, a Reject, or
+    Skipped (not a response record)."""
     if record.rec_type != "response":
         return Skipped(record.rec_type)
     uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-    source = f"{path}#{number}"
+    source = record_uri(path, number)
     record_id = record.rec_headers.get_header("WARC-Record-ID")
     if not is_http_url(uri):
         return Reject.of(source, record_id, Stage.READ, Reason.UNREADABLE, f"response record without an http(s) target URI ({uri[:200]!r}): not a WARC/ARC record?")
@@ -55,29 +64,25 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
         html = decode_page(body, charset)
     except RejectError as exc:
         return Reject.of(source, record_id, Stage.READ, exc.reason, f"{exc.detail} ({uri})")
-    url = uri or None
     return RawArticle(
-        article_id=content_id(uri or source, html),
+        article_id=content_id(uri, html),  # uri is an http(s) URL here, never empty
         source_uri=source,
         input_format=FORMAT_WARC,
         content=html,
         is_html=True,
         input_id=record_id,
-        url=url,
-        source_key=source_key(None, url, path),
+        url=uri,
+        source_key=source_key(None, uri, path),
         fallback_published_at=parse_date(record.rec_headers.get_header("WARC-Date"), DateMode.LENIENT),
     )
 
 
 def iter_warc(path: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawArticle | Reject | Skipped]:
     """Every record of a WARC file (plain or gzipped, detected by warcio); a corrupt file ends with an `unreadable` reject."""
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
-
     number = 0
     try:
         for record in ArchiveIterator(stream):
             number += 1
             yield record_to_article(path, number, record, max_bytes)
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        yield Reject.of(f"{path}#{number + 1}", None, Stage.READ, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
+        yield Reject.of(record_uri(path, number + 1), None, Stage.READ, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
