@@ -24,7 +24,8 @@ from schemas.records import UTC
 from schemas.tables import RUNS_SCHEMA
 from transforms.boilerplate import CleanConfig, StripBoilerplate
 from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies
-from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
+from schemas.layout import HOST_COUNTS_FILE, VALIDATORS_STATE as VALIDATORS_DIR
+from transforms.fetch import FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
 from transforms.stories import STORY_TERMS_DIR, DeduplicateStories, StoryConfig, WriteRunState
