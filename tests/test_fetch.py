@@ -101,6 +101,12 @@ def test_config_errors_at_construction(bad):
         FetchConfig(**bad)
 
 
+def test_robots_is_always_respected_there_is_no_switch():
+    assert not hasattr(FetchConfig(), "respect_robots")
+    with pytest.raises(TypeError):
+        FetchConfig(respect_robots=False)
+
+
 @pytest.mark.parametrize(
     "outcome,allows",
     [(Response(200, {}, b"User-agent: *\nDisallow: /private/\n"), "partly"), (Response(404, {}), "all"),

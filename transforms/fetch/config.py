@@ -9,7 +9,10 @@ DEFAULT_USER_AGENT = "newsbeam/0.1 (news ingestion pipeline; +https://pypi.org/p
 
 @dataclasses.dataclass(frozen=True)
 class FetchConfig:
-    """How the fetcher behaves. Defaults are conservative: one request per second per host."""
+    """How the fetcher behaves. Defaults are conservative: one request per second per host.
+
+    robots.txt is always respected (RFC 9309): there is no setting to ignore it.
+    """
 
     # Sent with every request; its first word is the product token robots.txt groups are matched against. Not blank.
     user_agent: str = DEFAULT_USER_AGENT
@@ -30,7 +33,6 @@ class FetchConfig:
     # Allow hosts that resolve to private, loopback, link-local, multicast or reserved addresses.
     allow_private_addresses: bool = False
     allow_networks: tuple[str, ...] = ()  # CIDRs allowed even when private addresses are not
-    respect_robots: bool = True
 
     def __post_init__(self):
         if self.rate_per_host <= 0:

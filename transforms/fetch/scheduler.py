@@ -214,13 +214,13 @@ class SlotFetcher:
                 self.sleep(wait)
             job, call = h.calls[0]
             scheme = urlsplit(call.url).scheme
-            if h.robots is None and h.blocked is None and self.cfg.respect_robots:  # robots.txt first, once per host
+            if h.robots is None and h.blocked is None:  # robots.txt first, once per host
                 self._fetch_robots(h, scheme)
                 continue
             h.calls.popleft()
             if h.blocked is not None:
                 result = FetchError(Reason.BLOCKED_ADDRESS, h.blocked)
-            elif self.cfg.respect_robots and not h.robots.allowed(call.url):
+            elif not h.robots.allowed(call.url):
                 result = FetchError(Reason.ROBOTS_DISALLOWED, h.robots.error or f"robots.txt of {h.key} disallows it for {self.cfg.robots_agent!r}")
             else:
                 result = self._send(h, call.url, conditional_headers(self.validators, call.url), _wants_body(call.kind))
