@@ -31,6 +31,7 @@ def test_rss2_resolves_relative_links_and_reads_entry_metadata():
     assert first.published_at == dt.datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
     assert first.author == "Ann Writer"
     assert first.language == "en"
+    assert first.site == "Example Gazette"  # the channel title: the publication's name
     assert problems == []
 
 

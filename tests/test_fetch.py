@@ -13,6 +13,7 @@ from schemas.rejects import Reason, RejectError
 from transforms.fetch import FetchConfig
 from transforms.fetch.client import FetchError, Response, address_problem, make_pool_manager
 from transforms.fetch.discovery import best_request, discover, listed_urls
+from transforms.fetch.pages import to_raw_article
 from transforms.fetch.records import KIND_FEED, KIND_PAGE, KIND_SITEMAP, Failed, Fetched, FetchRequest, NotModified
 from transforms.fetch.robots import Robots, robots_state
 from transforms.fetch.scheduler import SlotFetcher, backoff_delay
@@ -132,11 +133,19 @@ def _fetched(request: FetchRequest, body: bytes, content_type: str = "applicatio
     return Fetched(request, request.url, 200, content_type, "utf-8", body, dt.datetime(2024, 3, 9, tzinfo=dt.timezone.utc))
 
 
-def test_best_request_is_the_one_with_most_metadata():
-    bare = FetchRequest("http://a.example/x", KIND_PAGE, "a-list.txt")
-    with_title = FetchRequest("http://a.example/x?utm_source=rss", KIND_PAGE, "feed.xml", title="T")
-    assert best_request([bare, with_title]) is with_title
-    assert best_request([FetchRequest("http://b.example/", KIND_PAGE, "2"), FetchRequest("http://b.example/", KIND_PAGE, "1")]).origin == "1"
+NEWS_SITEMAP = b"""<?xml version="1.0"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+<url><loc>http://a.example/story.html</loc><news:news><news:publication><news:name>Example Gazette</news:name>
+<news:language>en</news:language></news:publication><news:title>A story</news:title></news:news></url></urlset>"""
+
+
+def test_publication_name_rides_from_news_sitemap_to_fallback_site():
+    sitemap = FetchRequest("http://a.example/news.xml", KIND_SITEMAP, "cli")
+    (page,), problems = discover(_fetched(sitemap, NEWS_SITEMAP), 1_000_000)
+    assert problems == [] and (page.url, page.kind, page.origin) == ("http://a.example/story.html", KIND_PAGE, sitemap.url)
+    assert (page.site, page.title, page.language) == ("Example Gazette", "A story", "en")
+    raw = to_raw_article(_fetched(page, b"<html><body><p>Text</p></body></html>", "text/html"))
+    assert raw.fallback_site == "Example Gazette" and raw.fallback_title == "A story" and raw.site is None
 
 
 def test_nested_sitemap_index_is_malformed():
@@ -147,6 +156,15 @@ def test_nested_sitemap_index_is_malformed():
     with pytest.raises(RejectError) as exc:
         discover(_fetched(named, index), 1_000_000)
     assert exc.value.reason == Reason.FEED_MALFORMED
+
+
+def test_best_request_counts_the_publication_name_as_metadata():
+    bare = FetchRequest("http://a.example/x", KIND_PAGE, "a-list.txt")
+    with_site = FetchRequest("http://a.example/x", KIND_PAGE, "z-feed.xml", site="Example Gazette")
+    with_title = FetchRequest("http://a.example/x?utm_source=rss", KIND_PAGE, "feed.xml", title="T", site="Example Gazette")
+    assert best_request([bare, with_site]) is with_site
+    assert best_request([bare, with_site, with_title]) is with_title
+    assert best_request([FetchRequest("http://b.example/", KIND_PAGE, "2"), FetchRequest("http://b.example/", KIND_PAGE, "1")]).origin == "1"
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,10 @@ def listed_urls(kind: str, data: bytes) -> list[str]:
 
 
 def page_requests(links: Iterable[Link], origin: str) -> list[FetchRequest]:
-    """A page request per link, carrying the link's metadata (title, date, author, language)."""
+    """A page request per link, carrying the link's metadata (title, date, author, language, publication)."""
     return [
         FetchRequest(lk.url, KIND_PAGE, origin, 0, title=lk.title, published_at=lk.published_at, author=lk.author,
-                     language=lk.language)
+                     language=lk.language, site=lk.site)
         for lk in links
     ]
 

@@ -32,4 +32,5 @@ def to_raw_article(doc: Fetched) -> RawArticle:
         fallback_title=req.title,
         fallback_author=req.author,
         fallback_published_at=req.published_at,
+        fallback_site=req.site,
     )

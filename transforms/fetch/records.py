@@ -41,10 +41,11 @@ class FetchRequest:
     published_at: dt.datetime | None = None
     author: str | None = None
     language: str | None = None
+    site: str | None = None  # the publication's name (a feed's title, a news sitemap's <news:name>)
 
     def metadata_count(self) -> int:
         """How many metadata fields came with the request (the request with most wins among copies)."""
-        return sum(v is not None for v in (self.title, self.published_at, self.author, self.language))
+        return sum(v is not None for v in (self.title, self.published_at, self.author, self.language, self.site))
 
 
 @dataclasses.dataclass(frozen=True)
