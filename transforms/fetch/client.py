@@ -17,10 +17,9 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class FetchError(RejectError):
     """An expected fetch failure with its reason code, and whether trying again may help."""
 
-    def __init__(self, reason: Reason, detail: str, retryable: bool = False, retry_after: float | None = None):
+    def __init__(self, reason: Reason, detail: str, retryable: bool = False):
         super().__init__(reason, detail)
         self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class BlockedAddressError(Exception):
