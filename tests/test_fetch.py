@@ -9,11 +9,18 @@ import pytest
 from conftest import Reply, http_date
 from pipeline.main import UsageError, run
 from pipeline.sql import connect
-from schemas.rejects import Reason
-from transforms.fetch import (
-    KIND_FEED, KIND_PAGE, Failed, FetchConfig, Fetched, FetchError, FetchRequest, NotModified, SlotFetcher,
-    address_problem, backoff_delay, check_url, host_key, make_pool_manager, parse_retry_after,
-)
+from schemas.rejects import Reason, RejectError
+from transforms.fetch import FetchConfig
+from transforms.fetch.client import FetchError, Response, address_problem, make_pool_manager
+from transforms.fetch.discovery import best_request, discover, listed_urls
+from transforms.fetch.pages import to_raw_article
+from transforms.fetch.records import KIND_FEED, KIND_PAGE, KIND_SITEMAP, Failed, Fetched, FetchRequest, NotModified
+from transforms.fetch.robots import Robots, robots_state
+from transforms.fetch.scheduler import SlotFetcher, backoff_delay
+from transforms.fetch.validators import conditional_headers, validator_row
+from transforms.http_headers import parse_retry_after
+from transforms.urls import check_url
+from transforms.urls import politeness_key as host_key
 
 # Fast settings for tests: the server is on loopback, so private addresses must be allowed.
 FAST = dict(rate_per_host=50.0, allow_private_addresses=True, retries=2, backoff=0.05, read_timeout=2.0, connect_timeout=2.0)
@@ -44,7 +51,7 @@ def reason_of(outcome):
 )
 def test_check_url(url, ok):
     if ok is None:
-        with pytest.raises(FetchError) as exc:
+        with pytest.raises(RejectError) as exc:
             check_url(url)
         assert exc.value.reason == Reason.INVALID_URL
     else:
@@ -93,6 +100,87 @@ def test_host_key_drops_default_ports():
 def test_config_errors_at_construction(bad):
     with pytest.raises(ValueError):
         FetchConfig(**bad)
+
+
+def test_robots_is_always_respected_there_is_no_switch():
+    assert not hasattr(FetchConfig(), "respect_robots")
+    with pytest.raises(TypeError):
+        FetchConfig(respect_robots=False)
+
+
+@pytest.mark.parametrize(
+    "outcome,allows",
+    [(Response(200, {}, b"User-agent: *\nDisallow: /private/\n"), "partly"), (Response(404, {}), "all"),
+     (Response(429, {}), "none"), (Response(503, {}), "none"), (FetchError(Reason.TIMEOUT, "slow"), "none")],
+    ids=["2xx-parsed", "4xx-allows-all", "429-disallows", "5xx-disallows", "unreachable-disallows"],
+)
+def test_robots_state_follows_rfc9309(outcome, allows):
+    robots = Robots(robots_state("a.example", outcome, 1.0), "newsbeam", 30.0)
+    verdicts = (robots.allowed("http://a.example/news/1"), robots.allowed("http://a.example/private/1"))
+    assert verdicts == {"partly": (True, False), "all": (True, True), "none": (False, False)}[allows]
+
+
+def test_validators_are_kept_and_sent_per_canonical_url():
+    row = validator_row("http://www.a.example/x?utm_source=rss", {"etag": '"v1"', "last-modified": "Mon, 04 Mar 2024 12:00:00 GMT"})
+    assert row["url"] == "http://a.example/x" and row["etag"] == '"v1"'
+    assert validator_row("http://a.example/x", {"content-type": "text/html"}) is None
+    headers = conditional_headers({row["url"]: row}, "http://a.example/x?utm_medium=feed")
+    assert headers == {"If-None-Match": '"v1"', "If-Modified-Since": "Mon, 04 Mar 2024 12:00:00 GMT"}
+    assert conditional_headers({row["url"]: row}, "http://a.example/other") == {}
+
+
+def _fetched(request: FetchRequest, body: bytes, content_type: str = "application/xml") -> Fetched:
+    return Fetched(request, request.url, 200, content_type, "utf-8", body, dt.datetime(2024, 3, 9, tzinfo=dt.timezone.utc))
+
+
+NEWS_SITEMAP = b"""<?xml version="1.0"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+<url><loc>http://a.example/story.html</loc><news:news><news:publication><news:name>Example Gazette</news:name>
+<news:language>en</news:language></news:publication><news:title>A story</news:title></news:news></url></urlset>"""
+
+
+def test_publication_name_rides_from_news_sitemap_to_fallback_site():
+    sitemap = FetchRequest("http://a.example/news.xml", KIND_SITEMAP, "cli")
+    (page,), problems = discover(_fetched(sitemap, NEWS_SITEMAP), 1_000_000)
+    assert problems == [] and (page.url, page.kind, page.origin) == ("http://a.example/story.html", KIND_PAGE, sitemap.url)
+    assert (page.site, page.title, page.language) == ("Example Gazette", "A story", "en")
+    raw = to_raw_article(_fetched(page, b"<html><body><p>Text</p></body></html>", "text/html"))
+    assert raw.fallback_site == "Example Gazette" and raw.fallback_title == "A story" and raw.site is None
+
+
+def test_nested_sitemap_index_is_malformed():
+    index = b'<sitemapindex><sitemap><loc>http://a.example/s2.xml</loc></sitemap></sitemapindex>'
+    first = FetchRequest("http://a.example/s1.xml", KIND_SITEMAP, "cli")
+    (named,), _ = discover(_fetched(first, index), 1_000_000)
+    assert named.kind == KIND_SITEMAP and named.depth == 1
+    with pytest.raises(RejectError) as exc:
+        discover(_fetched(named, index), 1_000_000)
+    assert exc.value.reason == Reason.FEED_MALFORMED
+
+
+def test_best_request_counts_the_publication_name_as_metadata():
+    bare = FetchRequest("http://a.example/x", KIND_PAGE, "a-list.txt")
+    with_site = FetchRequest("http://a.example/x", KIND_PAGE, "z-feed.xml", site="Example Gazette")
+    with_title = FetchRequest("http://a.example/x?utm_source=rss", KIND_PAGE, "feed.xml", title="T", site="Example Gazette")
+    assert best_request([bare, with_site]) is with_site
+    assert best_request([bare, with_site, with_title]) is with_title
+    assert best_request([FetchRequest("http://b.example/", KIND_PAGE, "2"), FetchRequest("http://b.example/", KIND_PAGE, "1")]).origin == "1"
+
+
+@pytest.mark.parametrize(
+    "kind,data,expected",
+    [(KIND_PAGE, b"\xef\xbb\xbf# c\nhttp://a.example/1\n", ["http://a.example/1"]), (KIND_FEED, b"http://a.example/rss\n", ["http://a.example/rss"])],
+    ids=["url-list", "feed-list"],
+)
+def test_listed_urls(kind, data, expected):
+    assert listed_urls(kind, data) == expected
+
+
+@pytest.mark.parametrize("kind,reason", [(KIND_PAGE, Reason.BAD_ENCODING), (KIND_FEED, Reason.FEED_MALFORMED)])
+def test_listed_urls_not_utf8(kind, reason):
+    with pytest.raises(RejectError) as exc:
+        listed_urls(kind, b"http://a.example/\xff\xfe\n")
+    assert exc.value.reason == reason
 
 
 # ---------------------------------------------------------------------------------------------

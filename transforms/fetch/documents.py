@@ -1,30 +1,29 @@
 """Discovery documents parsed from bytes: RSS/Atom/RDF feeds, OPML, URL lists, sitemaps and sitemap indexes.
 
-Everything here is pure: bytes in, records out. Fetching is its own stage (transforms/fetch.py).
+Everything here is pure: bytes in, records out. Fetching them is the scheduler's job (scheduler.py).
 """
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import datetime as dt
 import io
 import zlib
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
-from transforms.dates import DateMode, from_struct_time
-from transforms.dates import parse_date as _parse
+from schemas.rejects import Reason, RejectError
+from transforms.dates import DateMode, from_struct_time, parse_date
 from transforms.urls import is_http_url
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_LIST_BYTES = 50_000_000  # a gzipped feed or feed list is refused when it inflates to more than this
 
 
-class FeedError(Exception):
-    """A discovery document that yields nothing usable; `detail` says why (becomes a feed_malformed reject)."""
+class DocumentError(RejectError):
+    """A discovery document that yields nothing usable; `detail` says why. Always a feed_malformed reject."""
 
     def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(Reason.FEED_MALFORMED, detail)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +47,6 @@ class Sitemap:
     is_index: bool = False
 
 
-
 def _local(tag) -> str:
     """An XML tag without its namespace, lower-cased."""
     return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
@@ -61,22 +59,15 @@ def _text(el) -> str | None:
     return value or None
 
 
-
-
-def parse_date(value: str | None):
-    """A W3C/ISO 8601 or RFC 822 date as aware UTC, or None when it is not a date (feeds are lenient)."""
-    return _parse(value, DateMode.LENIENT)
-
-
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     """Decompress gzip bytes, refusing more than `max_bytes` of output (a small file can inflate hugely)."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         out = d.decompress(data, max_bytes + 1)
     except zlib.error as exc:
-        raise FeedError(f"corrupt gzip: {exc}") from exc
+        raise DocumentError(f"corrupt gzip: {exc}") from exc
     if len(out) > max_bytes:
-        raise FeedError(f"gzip inflates to more than {max_bytes} bytes")
+        raise DocumentError(f"gzip inflates to more than {max_bytes} bytes")
     return out
 
 
@@ -85,6 +76,7 @@ def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
 # ------------------------------------------------------------------------------------------
 
 def _entry_link(entry, base: str) -> str | None:
+    """The first http(s) link of a feed entry: `link`, an alternate link, or an id that is a URL."""
     candidates = [entry.get("link")]
     candidates += [lk.get("href") for lk in entry.get("links", ()) if lk.get("rel", "alternate") == "alternate"]
     if entry.get("guidislink") or is_http_url(entry.get("id")):
@@ -100,14 +92,14 @@ def _entry_link(entry, base: str) -> str | None:
 def parse_feed(data: bytes, url: str) -> tuple[list[Link], list[str]]:
     """(entries as Links, problems) of an RSS/Atom/RDF feed; relative links are resolved against the feed URL.
 
-    A malformed feed that still yields entries is used. Raises FeedError (with feedparser's reason) when
+    A malformed feed that still yields entries is used. Raises DocumentError (with feedparser's reason) when
     the document yields no entries and is malformed or not a feed at all. `problems` lists entries
     without a usable link (each becomes a reject).
     """
     import feedparser
 
     if data[:2] == GZIP_MAGIC:
-        data = gunzip_capped(data, 50_000_000)
+        data = gunzip_capped(data, MAX_LIST_BYTES)
     parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
     entries, problems = [], []
     for number, entry in enumerate(parsed.entries, start=1):
@@ -131,9 +123,9 @@ def parse_feed(data: bytes, url: str) -> tuple[list[Link], list[str]]:
         # feedparser also flags a missing/odd Content-Type or a charset override: warnings, not malformation.
         benign = isinstance(reason, (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride))
         if parsed.get("bozo") and not benign:
-            raise FeedError(f"malformed feed with no entries: {type(reason).__name__}: {reason}")
+            raise DocumentError(f"malformed feed with no entries: {type(reason).__name__}: {reason}")
         if not parsed.get("version"):
-            raise FeedError("not an RSS, Atom or RDF feed (feedparser found no feed version and no entries)")
+            raise DocumentError("not an RSS, Atom or RDF feed (feedparser found no feed version and no entries)")
     return entries, problems
 
 
@@ -146,9 +138,9 @@ def parse_opml(data: bytes) -> list[str]:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
-        raise FeedError(f"OPML is not well-formed XML: {exc}") from exc
+        raise DocumentError(f"OPML is not well-formed XML: {exc}") from exc
     if _local(root.tag) != "opml":
-        raise FeedError(f"not OPML: the root element is <{_local(root.tag)}>")
+        raise DocumentError(f"not OPML: the root element is <{_local(root.tag)}>")
     urls = []
     for el in root.iter():
         if _local(el.tag) == "outline":
@@ -167,14 +159,14 @@ def parse_url_list(text: str) -> list[str]:
 def parse_feed_list(data: bytes) -> list[str]:
     """Feed URLs from an OPML file or a plain list of URLs (one per line)."""
     if data[:2] == GZIP_MAGIC:
-        data = gunzip_capped(data, 50_000_000)
+        data = gunzip_capped(data, MAX_LIST_BYTES)
     head = data[:2000].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<") and b"<opml" in data[:5000].lower():
         return parse_opml(data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FeedError(f"URL list is not UTF-8: {exc}") from exc
+        raise DocumentError(f"URL list is not UTF-8: {exc}") from exc
     return parse_url_list(text)
 
 
@@ -183,13 +175,14 @@ def parse_feed_list(data: bytes) -> list[str]:
 # ------------------------------------------------------------------------------------------
 
 def _news_link(loc: str, news) -> Link:
+    """A Google News sitemap entry: the page with its title, date, publication name and language."""
     title = published = site = language = None
     for el in news.iter():
         name = _local(el.tag)
         if name == "title":
             title = _text(el)
         elif name == "publication_date":
-            published = parse_date(_text(el))
+            published = parse_date(_text(el), DateMode.LENIENT)  # None when it is not a date
         elif name == "name":
             site = _text(el)
         elif name == "language":
@@ -197,37 +190,37 @@ def _news_link(loc: str, news) -> Link:
     return Link(url=loc, title=title, published_at=published, site=site, language=language)
 
 
-def parse_sitemap(data: bytes, url: str, max_bytes: int = 50_000_000) -> tuple[Sitemap, list[str]]:
+def parse_sitemap(data: bytes, url: str, max_bytes: int = MAX_LIST_BYTES) -> tuple[Sitemap, list[str]]:
     """(Sitemap, problems) of an XML sitemap, Google News sitemap, sitemap index or text sitemap (gzipped or not).
 
-    `problems` lists `<loc>` values that are not http(s) URLs. Raises FeedError for a document
+    `problems` lists `<loc>` values that are not http(s) URLs. Raises DocumentError for a document
     that is none of these.
     """
     if data[:2] == GZIP_MAGIC:
         data = gunzip_capped(data, max_bytes)
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
-        raise FeedError("empty sitemap")
+        raise DocumentError("empty sitemap")
     problems: list[str] = []
     if not stripped.startswith(b"<"):
         # A text sitemap: one URL per line (sitemaps.org allows it).
         try:
             lines = parse_url_list(stripped.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise FeedError(f"text sitemap is not UTF-8: {exc}") from exc
+            raise DocumentError(f"text sitemap is not UTF-8: {exc}") from exc
         pages = []
         for line in lines:
             (pages.append(Link(urljoin(url, line))) if is_http_url(urljoin(url, line)) else problems.append(f"not an http(s) URL: {line[:200]!r}"))
         if not pages:
-            raise FeedError("neither XML nor a list of URLs")
+            raise DocumentError("neither XML nor a list of URLs")
         return Sitemap(pages=tuple(pages)), problems
     try:
         root = ET.fromstring(stripped)
     except ET.ParseError as exc:
-        raise FeedError(f"sitemap is not well-formed XML: {exc}") from exc
+        raise DocumentError(f"sitemap is not well-formed XML: {exc}") from exc
     kind = _local(root.tag)
     if kind not in ("urlset", "sitemapindex"):
-        raise FeedError(f"not a sitemap: the root element is <{kind}>")
+        raise DocumentError(f"not a sitemap: the root element is <{kind}>")
     is_index = kind == "sitemapindex"
     child_tag = "sitemap" if is_index else "url"
     pages, sitemaps = [], []

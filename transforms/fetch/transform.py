@@ -1,0 +1,277 @@
+"""The fetch stage in Beam: seeds -> feeds and sitemaps -> indexed sitemaps -> pages -> RawArticles, and the
+state it leaves for later runs (validators for conditional GET, per-host request counts)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas.layout import VALIDATORS_STATE, StagingLayout
+from schemas.rejects import Reason, RejectError, Stage
+from schemas.state import VALIDATORS_SCHEMA
+from transforms.fetch.client import make_pool_manager
+from transforms.fetch.config import FetchConfig
+from transforms.fetch.discovery import best_request, discover, listed_urls
+from transforms.fetch.pages import to_raw_article
+from transforms.fetch.records import (
+    KIND_FEED, KIND_PAGE, KIND_SITEMAP, Fetched, FetchRequest, FetchSources, NotModified, merge_host_states,
+)
+from transforms.fetch.scheduler import SlotFetcher, slot_of
+from transforms.fetch.validators import newest, read_validators
+from transforms.parquet import WriteParquet
+from transforms.rejecting import REJECTS, reject, reject_error
+from transforms.urls import canonical_url, check_url, is_http_url, politeness_key
+
+# Tagged outputs of FetchUrls (besides its main output "docs") and of FetchArticles (besides "articles").
+VALIDATORS = "validators"  # validators rows (dicts) of the 200 responses: conditional GET on later runs
+HOSTS = "hosts"  # (host, HostState): robots.txt verdicts and last contact, handed to the next fetch stage
+HOST_COUNTS = "host_counts"  # (host, {requests, ok, not_modified, failed}): the fetch summary
+
+
+class SeedRequestsFn(beam.DoFn):
+    """(kind, path or URL) seeds -> FetchRequests; unreadable lists, bad list files and bad lines are rejects.
+
+    A feed or sitemap seed that is an http(s) URL is one request; otherwise the seed is a list file read through
+    Beam's FileSystems: a feed list (OPML or text) for feeds, a URL list for pages and sitemaps. Every request's
+    URL is checked (http(s), with a host, fragment dropped). Tagged output: rejects (stage discover).
+    """
+
+    def process(self, item: tuple[str, str]):
+        from apache_beam.io.filesystems import FileSystems
+
+        what, where = item
+        if what in (KIND_SITEMAP, KIND_FEED) and is_http_url(where):
+            urls, kind = [where], what
+        else:
+            try:
+                with FileSystems.open(where, compression_type="uncompressed") as f:
+                    data = f.read()
+            except OSError as exc:
+                yield reject(where, None, Stage.DISCOVER, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
+                return
+            try:
+                urls = listed_urls(what, data)
+            except RejectError as exc:
+                yield reject_error(where, None, Stage.DISCOVER, exc)
+                return
+            kind = what if what in (KIND_FEED, KIND_SITEMAP) else KIND_PAGE
+        for number, url in enumerate(urls, start=1):
+            try:
+                yield FetchRequest(check_url(url), kind, where)
+            except RejectError as exc:
+                yield reject_error(url, f"{where}:{number}", Stage.DISCOVER, exc)
+
+
+class FetchSlotFn(beam.DoFn):
+    """(slot, [FetchRequest]) -> Fetched documents, one SlotFetcher per slot (hosts sequential, polite).
+
+    The same URL asked twice is fetched once; requests are sorted so a run is reproducible. A 304 is counted
+    (`fetch.not_modified`), not output. Tagged outputs: rejects (Reject, stage fetch, one per failed request),
+    validators (rows), hosts ((host, HostState)), host_counts ((host, counts)).
+    """
+
+    def __init__(self, cfg: FetchConfig):
+        self.cfg = cfg
+        self.pm = None
+
+    def setup(self):
+        self.pm = make_pool_manager(self.cfg)
+
+    def teardown(self):
+        if self.pm is not None:
+            self.pm.clear()
+
+    def process(self, element, validators, prior_hosts):
+        _, requests = element
+        unique = {r.url: r for r in sorted(requests, key=lambda r: (r.url, r.kind, r.origin))}
+        fetcher = SlotFetcher(self.cfg, self.pm, validators, prior_hosts)
+        for outcome in fetcher.run(unique.values()):
+            if isinstance(outcome, Fetched):
+                Metrics.counter("fetch", "fetched").inc()
+                yield outcome
+            elif isinstance(outcome, NotModified):
+                Metrics.counter("fetch", "not_modified").inc()
+            else:
+                yield reject(outcome.request.url, outcome.request.origin, Stage.FETCH, outcome.reason, outcome.detail)
+        for row in fetcher.new_validators:
+            yield beam.pvalue.TaggedOutput(VALIDATORS, row)
+        for state in fetcher.host_states():
+            yield beam.pvalue.TaggedOutput(HOSTS, (state.host, state))
+        for host, counts in fetcher.stats.items():
+            yield beam.pvalue.TaggedOutput(HOST_COUNTS, (host, counts))
+
+
+class DiscoverLinksFn(beam.DoFn):
+    """Fetched feed or sitemap -> FetchRequests for its entries (pages, or the sitemaps of an index).
+
+    Tagged output: rejects (stage discover): feed_malformed for a document that yields nothing usable,
+    invalid_url for each entry without a usable URL. Counts the requests as `discover.links`.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+
+    def process(self, doc: Fetched):
+        try:
+            requests, problems = discover(doc, self.max_bytes)
+        except RejectError as exc:
+            yield reject_error(doc.request.url, doc.request.origin, Stage.DISCOVER, exc)
+            return
+        for problem in problems:
+            yield reject(doc.request.url, doc.request.origin, Stage.DISCOVER, Reason.INVALID_URL, problem)
+        Metrics.counter("discover", "links").inc(len(requests))
+        yield from requests
+
+
+class ToRawArticleFn(beam.DoFn):
+    """Fetched page -> RawArticle (input_format http, feed/sitemap metadata as fallbacks).
+
+    Tagged output: rejects (stage fetch): empty_input, bad_encoding or not_html.
+    """
+
+    def process(self, doc: Fetched):
+        try:
+            yield to_raw_article(doc)
+        except RejectError as exc:
+            yield reject_error(doc.request.url, doc.request.origin, Stage.FETCH, exc)
+
+
+def _sum_counts(dicts: Iterable[dict]) -> dict:
+    """Counts added up per name."""
+    total: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def _is_page(request: FetchRequest, _partitions: int) -> int:
+    """Partition 0 for a page request, 1 for a feed or sitemap."""
+    return 0 if request.kind == KIND_PAGE else 1
+
+
+class FetchUrls(beam.PTransform):
+    """PCollection[FetchRequest] -> {docs: Fetched, rejects, validators, hosts, host_counts}.
+
+    Requests are keyed by a stable slot of their host and grouped, so all requests to one host are
+    fetched sequentially by one DoFn call at the configured rate, at most `concurrency` requests are
+    in flight at once, and different hosts proceed in parallel. `validators` (url -> row) are earlier runs'
+    validators; `prior_hosts` (host -> HostState) carries robots.txt and the last contact time from an
+    earlier fetch stage.
+    """
+
+    def __init__(self, cfg: FetchConfig, validators, prior_hosts):
+        super().__init__()
+        self.cfg, self.validators, self.prior_hosts = cfg, validators, prior_hosts
+
+    def expand(self, requests):
+        slots = self.cfg.concurrency
+        # (slot, FetchRequest) -> GroupByKey -> (slot, [FetchRequest])
+        grouped = (
+            requests
+            | "KeyBySlot" >> beam.Map(lambda r: (slot_of(politeness_key(r.url), slots), r))
+            | "GroupBySlot" >> beam.GroupByKey()
+        )
+        return grouped | "FetchEachSlot" >> beam.ParDo(
+            FetchSlotFn(self.cfg),
+            validators=beam.pvalue.AsDict(self.validators),
+            prior_hosts=beam.pvalue.AsDict(self.prior_hosts),
+        ).with_outputs(REJECTS, VALIDATORS, HOSTS, HOST_COUNTS, main="docs")
+
+
+class FetchArticles(beam.PTransform):
+    """PBegin -> {articles: RawArticle, rejects: Reject, validators: row dict, host_counts: (host, counts)}.
+
+    Three fetch stages, each a barrier for the next: the feeds and sitemaps the user named; the sitemaps
+    named by sitemap indexes; pages (URLs given directly plus every link discovered, one request per
+    canonical URL, the one with most metadata). Robots.txt verdicts and last-contact times flow from stage
+    to stage, so a host's robots.txt is fetched once per run and its rate holds across stages.
+    `state_glob` matches the validators files of earlier runs (ETag/Last-Modified per URL; the newest row
+    per URL wins). Every seed, document and page that does not become an article is a reject.
+    """
+
+    def __init__(self, sources: FetchSources, cfg: FetchConfig, state_glob: str | None, max_bytes: int):
+        super().__init__()
+        self.sources, self.cfg, self.state_glob, self.max_bytes = sources, cfg, state_glob, max_bytes
+
+    def expand(self, pbegin):
+        cfg = self.cfg
+        p = pbegin.pipeline
+        globs = [self.state_glob] if self.state_glob else []
+        validators = (
+            p
+            | "EarlierValidatorsGlob" >> beam.Create(globs)
+            | "ReadValidators" >> beam.FlatMap(read_validators)
+            # (url, validators) -> GroupByKey -> newest per url
+            | "NewestValidatorsPerUrl" >> beam.CombinePerKey(newest)
+        )
+        seeds = (
+            p
+            | "CreateSeeds" >> beam.Create(self.sources.seeds())
+            | "SeedsToRequests" >> beam.ParDo(SeedRequestsFn()).with_outputs(REJECTS, main="requests")
+        )
+        no_hosts = p | "NoPriorHosts" >> beam.Create([])
+        seeded = seeds["requests"] | "SplitSeededPages" >> beam.Partition(_is_page, 2)
+
+        docs1 = seeded[1] | "FetchFeedsAndSitemaps" >> FetchUrls(cfg, validators, no_hosts)
+        found1 = docs1["docs"] | "DiscoverInFeedsAndSitemaps" >> beam.ParDo(DiscoverLinksFn(self.max_bytes)).with_outputs(REJECTS, main="requests")
+        found1_split = found1["requests"] | "SplitDiscoveredPages" >> beam.Partition(_is_page, 2)
+        hosts1 = docs1[HOSTS] | "MergeHostsAfterFeeds" >> beam.CombinePerKey(merge_host_states)
+
+        docs2 = found1_split[1] | "FetchIndexedSitemaps" >> FetchUrls(cfg, validators, hosts1)
+        found2 = docs2["docs"] | "DiscoverInIndexedSitemaps" >> beam.ParDo(DiscoverLinksFn(self.max_bytes)).with_outputs(REJECTS, main="requests")
+        hosts2 = (
+            (docs1[HOSTS], docs2[HOSTS])
+            | "FlattenHostsAfterSitemaps" >> beam.Flatten()
+            | "MergeHostsAfterSitemaps" >> beam.CombinePerKey(merge_host_states)
+        )
+
+        pages = (
+            (seeded[0], found1_split[0], found2["requests"])
+            | "FlattenPageRequests" >> beam.Flatten()
+            # (canonical url, FetchRequest) -> GroupByKey -> one request per page, the one with most metadata
+            | "KeyByCanonicalUrl" >> beam.Map(lambda r: (canonical_url(r.url) or r.url, r))
+            | "BestRequestPerPage" >> beam.CombinePerKey(best_request)
+            | "DropCanonicalUrl" >> beam.Values()
+        )
+        docs3 = pages | "FetchPages" >> FetchUrls(cfg, validators, hosts2)
+        articles = docs3["docs"] | "ToRawArticle" >> beam.ParDo(ToRawArticleFn()).with_outputs(REJECTS, main="articles")
+
+        rejects = (
+            seeds[REJECTS], docs1[REJECTS], found1[REJECTS], docs2[REJECTS], found2[REJECTS], docs3[REJECTS], articles[REJECTS],
+        ) | "FlattenRejects" >> beam.Flatten()
+        new_validators = (docs1[VALIDATORS], docs2[VALIDATORS], docs3[VALIDATORS]) | "FlattenValidators" >> beam.Flatten()
+        host_counts = (
+            (docs1[HOST_COUNTS], docs2[HOST_COUNTS], docs3[HOST_COUNTS])
+            | "FlattenHostCounts" >> beam.Flatten()
+            | "SumCountsPerHost" >> beam.CombinePerKey(_sum_counts)
+        )
+        return {"articles": articles["articles"], REJECTS: rejects, VALIDATORS: new_validators, HOST_COUNTS: host_counts}
+
+
+class WriteFetchState(beam.PTransform):
+    """FetchArticles' {validators, host_counts} -> a run's staged fetch state.
+
+    Writes `<staging>/_state/http_validators/part-00000-of-00001.parquet` (VALIDATORS_SCHEMA, with `run_id`) and
+    `<staging>/_fetch_hosts.json` (one JSON object: host -> counts, keys sorted). Returns the JSON write's result.
+    """
+
+    def __init__(self, staging_dir: str, run_id: str):
+        super().__init__()
+        self.staging, self.run_id = StagingLayout(staging_dir), run_id
+
+    def expand(self, outputs):
+        run_id = self.run_id
+        (
+            outputs[VALIDATORS]
+            | "AddRunId" >> beam.Map(lambda r: {**r, "run_id": run_id})
+            | "WriteValidators" >> WriteParquet(self.staging.state_prefix(VALIDATORS_STATE), VALIDATORS_SCHEMA, num_shards=1)
+        )
+        return (
+            outputs[HOST_COUNTS]
+            | "CollectHostCounts" >> beam.combiners.ToDict()
+            | "HostCountsToJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True))
+            | "WriteHostCounts" >> beam.io.WriteToText(self.staging.host_counts, num_shards=1, shard_name_template="")
+        )
