@@ -22,7 +22,7 @@ from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.records import UTC
 from schemas.tables import RUNS_SCHEMA
-from transforms.boilerplate import CleanConfig, StripBoilerplate
+from transforms.clean import CleanConfig, StripBoilerplate
 from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
