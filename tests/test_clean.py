@@ -12,7 +12,7 @@ from transforms.clean import CleanConfig
 from transforms.clean.article import clean_article
 from transforms.clean.extract import extract_html
 from transforms.clean.headings import credit_date, parse_date_line
-from transforms.clean.layout import is_wall
+from transforms.clean.layout import is_wall, link_lists
 from transforms.clean.lines import clean_lines
 from transforms.clean.rules import LINE_RULES, RULE_NAMES, ends_like_sentence, match_line_rule, normalise_line, words
 from transforms.clean.templates import is_template, remove_learned_template, template_candidates
@@ -236,6 +236,16 @@ def test_retyped_quotes_and_doubled_blank_lines_keep_every_word():
         assert clean_lines(spaced, structural=structural).text.split() == " ".join(variant).split()
 
 
+def test_link_lists_are_runs_of_short_lines_inside_the_body():
+    """Two or more short unpunctuated kept lines in a row are a link list (removed lines do not break the run);
+    a single one is a subheading and stays."""
+    lines = [BODY[0], "River levels: live map", "ADVERTISEMENT", "How to prepare for a flood", BODY[1],
+             "Water levels in the city centre", BODY[3]]
+    verdict = [match_line_rule(line) for line in lines]
+    assert link_lists(lines, verdict, 0, len(lines), CleanConfig()) == [1, 3]
+    assert link_lists(lines, verdict, 4, len(lines), CleanConfig()) == []
+
+
 def test_teasers_ending_in_ellipsis_are_not_the_article():
     """A list of truncated headlines above a share bar loses to the article below it, though it comes first."""
     teasers = [f"Story number {n} about the council and the storm that is still to come and what it means for …"
@@ -422,3 +432,27 @@ def test_author_from_byline_when_page_has_no_author_meta():
     body = "".join(f"<p>{s}</p>" for s in BODY)
     html = f"<html><body><article><p>By Jane Smith, Reuters</p>{body}</article></body></html>"
     assert extract_html(html, None).author == "Jane Smith"
+
+
+def _page(head: str = "") -> str:
+    body = "".join(f"<p>{s}</p>" for s in BODY)
+    return f"<html><head><title>Floods force thousands from their homes</title>{head}</head><body><article>{body}</article></body></html>"
+
+
+@pytest.mark.parametrize(
+    "record_site,head,fallback,site,key",
+    [(None, "", None, "example.com", "site:example.com"),
+     (None, "", "Example Feed", "Example Feed", "site:example feed"),
+     (None, "<meta property='og:site_name' content='Example News'>", "Example Feed", "Example News", "site:example news"),
+     ("Record Site", "<meta property='og:site_name' content='Example News'>", "Example Feed", "Record Site", "host:example.com")],
+    ids=["host", "feed_name", "page_name", "record_site"],
+)
+def test_site_is_the_record_then_the_page_then_the_feed_then_the_host(record_site, head, fallback, site, key):
+    """A feed's or news sitemap's publication name (`fallback_site`) names the site when the record and the page
+    give none, before the URL's host; template lines are then learned under that site."""
+    url = "https://www.example.com/floods"
+    raw = RawArticle(article_id="a", source_uri=url, input_format="http", content=_page(head), is_html=True, url=url,
+                     site=record_site, source_key="host:example.com", fallback_site=fallback)
+    article = clean_article(raw)
+    assert article.site == site
+    assert article.source_key == key

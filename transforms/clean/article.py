@@ -34,7 +34,7 @@ def clean_article(raw: RawArticle, cfg: CleanConfig = CleanConfig()) -> CleanArt
         published = published or ex.published_at
     else:
         lines, structural = split_lines(raw.content), True
-    site = site or host
+    site = site or raw.fallback_site or host
     res = clean_lines(lines, cfg, structural=structural, known_title=title)
     title = title or res.title or raw.fallback_title
     return CleanArticle(
