@@ -221,9 +221,11 @@ def run_trafilatura(pages, settings: dict) -> tuple[dict[str, str], float]:
 
 
 def run_stage(pages) -> float:
-    """Seconds for the boilerplate stage alone (decode + `first_pass`, no Beam) over the pages, in this process."""
+    """Seconds for the cleaning stage alone (decode + `clean_article`, no Beam) over the pages, in this process."""
     from schemas.records import RawArticle
-    from transforms.boilerplate import CleanConfig, ExtractionError, first_pass
+    from schemas.rejects import RejectError
+    from transforms.clean import CleanConfig
+    from transforms.clean.article import clean_article
     from transforms.decoding import decode_html
 
     cfg = CleanConfig()
@@ -231,8 +233,8 @@ def run_stage(pages) -> float:
     for pid, data, _ in pages:
         raw = RawArticle(article_id=pid, source_uri=pid, input_format="html", content=decode_html(data), is_html=True)
         try:
-            first_pass(raw, cfg)
-        except ExtractionError:
+            clean_article(raw, cfg)
+        except RejectError:
             pass  # counted as empty by the pipeline rows; here only the time matters
     return time.perf_counter() - t0
 
@@ -359,7 +361,7 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
     if fast_seconds:
         print(f"  throughput ratio newsbeam / trafilatura fast loop: {fast_seconds / pipe_secs:.2f} "
               f"({pipe_secs:.1f}s vs {fast_seconds:.1f}s; one timing each, bench.throughput takes medians)")
-        print(f"  boilerplate stage alone (decode + first_pass, no Beam): {len(pages) / stage:.1f} pages/s, "
+        print(f"  cleaning stage alone (decode + clean_article, no Beam): {len(pages) / stage:.1f} pages/s, "
               f"ratio to trafilatura fast loop {fast_seconds / stage:.2f} ({stage:.1f}s vs {fast_seconds:.1f}s)")
     if args.show_worst:
         _show_worst(pages, texts, args.show_worst, "html")

@@ -5,7 +5,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.boilerplate import CleanConfig
+from transforms.clean import CleanConfig
 from transforms.dedup import DedupConfig
 from transforms.fetch import FetchConfig
 from transforms.read import DEFAULT_MAX_BYTES

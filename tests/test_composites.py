@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from transforms.fingerprints import comparison_text, content_hash
 from schemas.records import UTC, CleanArticle, RawArticle, StoryAssignment
 from schemas.rejects import Reject
-from transforms.boilerplate import StripBoilerplate
+from transforms.clean import StripBoilerplate
 from transforms.identity import content_id
 from transforms.stories import DeduplicateStories
 from schemas.layout import COUNTS_FILE

@@ -1,4 +1,4 @@
-"""Pure-function tests of the cleaner: every named line rule, the raw-text layout rules, learned templates."""
+"""Pure-function tests of the cleaning stage: every named line rule, the raw-text layout rules, learned templates."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +6,17 @@ import pathlib
 
 import pytest
 
-from transforms.fingerprints import comparison_text, content_hash
 from schemas.records import UTC, CleanArticle, RawArticle
-from transforms import boilerplate as bp
+from schemas.rejects import Reason, RejectError
+from transforms.clean import CleanConfig
+from transforms.clean.article import clean_article
+from transforms.clean.extract import extract_html
+from transforms.clean.headings import credit_date, parse_date_line
+from transforms.clean.layout import is_wall, link_lists
+from transforms.clean.lines import clean_lines
+from transforms.clean.rules import LINE_RULES, RULE_NAMES, ends_like_sentence, match_line_rule, normalise_line, words
+from transforms.clean.templates import is_template, remove_learned_template, template_candidates
+from transforms.fingerprints import content_hash
 
 SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"
 
@@ -37,14 +45,14 @@ RULE_CASES = [
 
 @pytest.mark.parametrize("rule,junk,content", RULE_CASES, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(RULE_CASES)])
 def test_line_rule_removes_junk_keeps_content(rule, junk, content):
-    assert bp.match_line_rule(junk) == rule
-    assert bp.match_line_rule(content) is None
+    assert match_line_rule(junk) == rule
+    assert match_line_rule(content) is None
 
 
 def test_every_rule_is_named_and_pinned():
     pinned = {r for r, _, _ in RULE_CASES}
-    assert pinned == {name for name, _ in bp.LINE_RULES}
-    assert len(set(bp.RULE_NAMES)) == len(bp.RULE_NAMES)
+    assert pinned == {name for name, _ in LINE_RULES}
+    assert len(set(RULE_NAMES)) == len(RULE_NAMES)
 
 
 BODY = [
@@ -60,7 +68,7 @@ BODY = [
 @pytest.mark.parametrize("structural", [True, False], ids=["raw_text", "html_text"])
 def test_clean_article_keeps_every_word(structural):
     """Over-cleaning guard: an article without boilerplate (subheading and short quote included) is untouched."""
-    res = bp.clean_lines(BODY, structural=structural, known_title="Floods force thousands from their homes")
+    res = clean_lines(BODY, structural=structural, known_title="Floods force thousands from their homes")
     assert res.text.split() == " ".join(BODY).split()
     assert res.removed == []
 
@@ -80,7 +88,7 @@ def page_dump() -> list[str]:
 
 
 def test_raw_text_dump_keeps_body_and_moves_metadata():
-    res = bp.clean_lines(page_dump())
+    res = clean_lines(page_dump())
     assert res.text.split("\n") == BODY
     assert res.title == "Floods force thousands from their homes"
     assert res.published_at == dt.datetime(2016, 10, 3, tzinfo=UTC)
@@ -94,37 +102,37 @@ def test_raw_text_dump_keeps_body_and_moves_metadata():
 def test_title_is_the_headline_about_the_lead_not_the_nearest_heading():
     dump = ["Home", "World", "River bursts its banks after three days of rain", "Weather alerts for your region",
             "Posted by Jane Smith on Tuesday", *BODY, "About us"]
-    res = bp.clean_lines(dump)
+    res = clean_lines(dump)
     assert res.title == "River bursts its banks after three days of rain"
     assert res.text.split("\n") == BODY
 
 
 def test_title_falls_back_to_the_nearest_heading_and_never_takes_a_credit():
-    res = bp.clean_lines(["Home", "Latest from our newsroom", "Weather alerts for your region", "@janesmith on Twitter", *BODY])
+    res = clean_lines(["Home", "Latest from our newsroom", "Weather alerts for your region", "@janesmith on Twitter", *BODY])
     assert res.title == "Weather alerts for your region"  # no heading shares words with the lead: the nearest one
-    res = bp.clean_lines(["Home", "Posted by Jane Smith on Tuesday", *BODY])
+    res = clean_lines(["Home", "Posted by Jane Smith on Tuesday", *BODY])
     assert res.title is None
 
 
 def test_published_at_is_the_date_next_to_the_body_not_a_sidebar_or_archive_date():
     sidebar = ["Home", "Recent posts", "Budget vote delayed again", "March 2, 2015", "August 2012", "July 2012"]
     spacer = [f"Section {n}" for n in range(20)]
-    res = bp.clean_lines([*sidebar, *spacer, "River bursts its banks after three days of rain", "October 3, 2016", *BODY])
+    res = clean_lines([*sidebar, *spacer, "River bursts its banks after three days of rain", "October 3, 2016", *BODY])
     assert res.published_at == dt.datetime(2016, 10, 3, tzinfo=UTC)
     # Far from the body, only a sidebar date and archive months: no published_at rather than a wrong one.
-    res = bp.clean_lines([*sidebar, *spacer, "River bursts its banks after three days of rain", *BODY])
+    res = clean_lines([*sidebar, *spacer, "River bursts its banks after three days of rain", *BODY])
     assert res.published_at is None
     # A month without a day is an archive link, never a date.
-    res = bp.clean_lines(["River bursts its banks after three days of rain", "August 2012", *BODY])
+    res = clean_lines(["River bursts its banks after three days of rain", "August 2012", *BODY])
     assert res.published_at is None
 
 
 def test_published_at_from_a_dated_credit_line():
-    res = bp.clean_lines(["River bursts its banks after three days of rain",
+    res = clean_lines(["River bursts its banks after three days of rain",
                           "Posted by Jane Smith on July 24, 2012 at 7:29 am", *BODY])
     assert res.published_at == dt.datetime(2012, 7, 24, 7, 29, tzinfo=UTC)
-    assert bp.credit_date("Posted by Jane Smith on July 24, 2012 at 7:29 am") is not None
-    assert bp.credit_date("The vote was held on July 24, 2012, after a long debate in the chamber.") is None
+    assert credit_date("Posted by Jane Smith on July 24, 2012 at 7:29 am") is not None
+    assert credit_date("The vote was held on July 24, 2012, after a long debate in the chamber.") is None
 
 
 @pytest.mark.parametrize(
@@ -134,7 +142,7 @@ def test_published_at_from_a_dated_credit_line():
      ("Reply to the minister's letter was sent in July.", False), ("Water levels in the city centre", False)],
 )
 def test_walls_between_article_and_comments(line, wall):
-    assert bp.is_wall(line, bp.match_line_rule(line)) is wall
+    assert is_wall(line, match_line_rule(line)) is wall
 
 
 def test_comments_after_the_article_are_cut_at_their_furniture():
@@ -143,7 +151,7 @@ def test_comments_after_the_article_are_cut_at_their_furniture():
     lines = ["Floods force thousands from their homes", *BODY]
     for name in ("Mike", "Anna", "Tom", "Lisa"):
         lines += [f"{name} says:", "July 5, 2016 at 9:42 am", comment * 3, "Reply"]
-    assert bp.clean_lines(lines).text.split("\n") == BODY
+    assert clean_lines(lines).text.split("\n") == BODY
 
 
 def test_share_link_between_paragraphs_does_not_end_the_body():
@@ -151,14 +159,14 @@ def test_share_link_between_paragraphs_does_not_end_the_body():
     long_lead = BODY[0] + " " + BODY[1] + " " + BODY[5]
     lines = ["Floods force thousands from their homes", long_lead, "Comments", *BODY, "Share | Tweet | Email",
              "12 Comments", "This is a long reader comment saying that the council should have built the walls years ago."]
-    assert bp.clean_lines(lines).text.split("\n") == [long_lead, *BODY]
+    assert clean_lines(lines).text.split("\n") == [long_lead, *BODY]
 
 
 def test_short_sentences_at_the_ends_of_the_body_are_kept():
     """A short closing (or opening) sentence next to the body run belongs to it, removed lines in between aside."""
     lines = ["Home", "World", "Floods force thousands from their homes", "The river rose overnight.", *BODY,
              "ADVERTISEMENT", "Schools will stay closed.", "About us", "Contact"]
-    res = bp.clean_lines(lines)
+    res = clean_lines(lines)
     assert res.text.split("\n") == ["The river rose overnight.", *BODY, "Schools will stay closed."]
 
 
@@ -166,7 +174,7 @@ def test_short_sentences_beyond_a_wall_or_a_menu_line_are_not_the_body():
     """The widening stops at a wall (a comment heading) and at a kept line that is not a sentence (a menu item)."""
     lines = ["Home", "Thanks for visiting today.", "World", "Floods force thousands from their homes", *BODY,
              "Comments", "Great article, thanks.", "About us"]
-    res = bp.clean_lines(lines)
+    res = clean_lines(lines)
     assert res.text.split("\n") == BODY
     removed = dict((line, rule) for rule, line in res.removed)
     assert removed["Thanks for visiting today."] == "page_header"
@@ -179,7 +187,7 @@ def test_site_blurb_above_a_share_bar_is_not_the_article():
              "that grow up along them, and who have spent forty years measuring water in places most people never see. ") * 2
     article = [line for line in BODY if len(line.split()) > 6] * 5
     lines = ["Example Blog", blurb.strip(), "Share this:", "Facebook", "Twitter", *article, "Leave a comment", blurb.strip()]
-    assert bp.clean_lines(lines).text.split("\n") == article
+    assert clean_lines(lines).text.split("\n") == article
 
 
 def test_comment_tab_above_the_article_does_not_end_the_body():
@@ -188,7 +196,7 @@ def test_comment_tab_above_the_article_does_not_end_the_body():
              "Floods force thousands from their homes", *BODY, "12 Comments",
              "This is a long reader comment saying that the council should have built the flood walls years ago.",
              "Another reader wrote that the river has flooded every decade since the dam was built upstream."]
-    res = bp.clean_lines(lines)
+    res = clean_lines(lines)
     assert res.text.split("\n") == BODY
     assert ("comment_section", "12 Comments") in res.removed
 
@@ -215,7 +223,7 @@ def _thread(n: int, long: bool = False) -> list[str]:
     ids=["curly_quotes", "retyped_open_quote", "two_apostrophes", "ellipsis_teaser", "dots_teaser", "no_punctuation"],
 )
 def test_ends_like_sentence(line, sentence):
-    assert bp.ends_like_sentence(line) is sentence
+    assert ends_like_sentence(line) is sentence
 
 
 def test_retyped_quotes_and_doubled_blank_lines_keep_every_word():
@@ -225,7 +233,17 @@ def test_retyped_quotes_and_doubled_blank_lines_keep_every_word():
     variant = [line.replace("”", "“").replace(",", "") for line in BODY + quoted]
     spaced = [x for line in variant for x in (line, "")]
     for structural in (True, False):
-        assert bp.clean_lines(spaced, structural=structural).text.split() == " ".join(variant).split()
+        assert clean_lines(spaced, structural=structural).text.split() == " ".join(variant).split()
+
+
+def test_link_lists_are_runs_of_short_lines_inside_the_body():
+    """Two or more short unpunctuated kept lines in a row are a link list (removed lines do not break the run);
+    a single one is a subheading and stays."""
+    lines = [BODY[0], "River levels: live map", "ADVERTISEMENT", "How to prepare for a flood", BODY[1],
+             "Water levels in the city centre", BODY[3]]
+    verdict = [match_line_rule(line) for line in lines]
+    assert link_lists(lines, verdict, 0, len(lines), CleanConfig()) == [1, 3]
+    assert link_lists(lines, verdict, 4, len(lines), CleanConfig()) == []
 
 
 def test_teasers_ending_in_ellipsis_are_not_the_article():
@@ -233,7 +251,7 @@ def test_teasers_ending_in_ellipsis_are_not_the_article():
     teasers = [f"Story number {n} about the council and the storm that is still to come and what it means for …"
                for n in range(6)]
     lines = ["Example News", *teasers, "Share | Tweet | Email", "Floods force thousands from their homes", *BODY]
-    assert bp.clean_lines(lines).text.split("\n") == BODY
+    assert clean_lines(lines).text.split("\n") == BODY
 
 
 @pytest.mark.parametrize(
@@ -243,7 +261,7 @@ def test_teasers_ending_in_ellipsis_are_not_the_article():
     ids=["long_comment_stamp", "sentence_with_time"],
 )
 def test_comment_stamp_with_author_and_links_is_a_wall(line, wall):
-    assert bp.is_wall(line, bp.match_line_rule(line)) is wall
+    assert is_wall(line, match_line_rule(line)) is wall
 
 
 def test_lone_dateline_stamp_does_not_split_the_article():
@@ -251,23 +269,23 @@ def test_lone_dateline_stamp_does_not_split_the_article():
     lead = BODY[:2]
     rest = BODY[3:]
     lines = ["Floods force thousands from their homes", *lead, "Updated 7/23/2016 8:26:15 PM ET", *rest]
-    assert bp.clean_lines(lines).text.split("\n") == lead + rest
+    assert clean_lines(lines).text.split("\n") == lead + rest
     threaded = ["Floods force thousands from their homes", *BODY, *_thread(3)]
-    assert bp.clean_lines(threaded).text.split("\n") == BODY
+    assert clean_lines(threaded).text.split("\n") == BODY
 
 
 def test_short_article_above_a_long_thread_is_kept():
     """A short post above a thread many times its length: the thread's recurring stamps put the article above it."""
     post = [BODY[0], BODY[1], BODY[3]]
     lines = ["Floods force thousands from their homes", *post, *_thread(8, long=True)]
-    res = bp.clean_lines(lines)
+    res = clean_lines(lines)
     assert res.text.split("\n") == post
     # Share bars recurring are not a thread: a site blurb above them does not become the article.
     blurb = ("Example Blog is written by a group of retired engineers who care about rivers, dams and the towns "
              "that grow up along them, and who have spent forty years measuring water in places most people never see. ") * 2
     bars = ["Share | Tweet | Email", "Example Blog", "Facebook", "Example Blog", "Share this:", "Example Blog", "Twitter"]
     article = [line for line in BODY if len(line.split()) > 6] * 3
-    assert bp.clean_lines([blurb.strip(), *bars, *article]).text.split("\n") == article
+    assert clean_lines([blurb.strip(), *bars, *article]).text.split("\n") == article
 
 
 @pytest.mark.parametrize(
@@ -278,14 +296,14 @@ def test_comment_heading_puts_a_substantial_article_above_a_much_longer_thread(h
     article = [line for line in BODY if len(line.split()) > 6] * 2
     thread = [x for d in range(12) for x in (f"Reader{d}", " ".join([COMMENT] * 3))]
     lines = ["Floods force thousands from their homes", *article, heading, *thread]
-    assert bp.clean_lines(lines).text.split("\n") == article
+    assert clean_lines(lines).text.split("\n") == article
 
 
 def test_comment_count_in_a_post_header_is_not_the_thread():
     """A "0 Comments" link under the headline, with only a short menu above it, does not cut the article off."""
     menu = "News Sport Weather Business Culture Travel Opinion Video Podcasts Newsletters Puzzles Archive Events Jobs"
     lines = [menu + " " + menu, "Floods force thousands from their homes", "0 Comments", *BODY]
-    assert bp.clean_lines(lines).text.split("\n") == BODY
+    assert clean_lines(lines).text.split("\n") == BODY
 
 
 @pytest.mark.parametrize(
@@ -301,7 +319,7 @@ def test_comment_count_in_a_post_header_is_not_the_thread():
     ids=["link_list_removed", "single_subheading_kept", "article_list_items_kept"],
 )
 def test_link_lists_inside_body(lines, kept):
-    assert bp.clean_lines(lines).text.split("\n") == kept
+    assert clean_lines(lines).text.split("\n") == kept
 
 
 @pytest.mark.parametrize(
@@ -311,20 +329,20 @@ def test_link_lists_inside_body(lines, kept):
     ids=["date", "prefixed_date", "sentence_with_date", "no_date"],
 )
 def test_parse_date_line(line, expected):
-    assert bp.parse_date_line(line) == expected
+    assert parse_date_line(line) == expected
 
 
 def test_html_text_keeps_dates_and_bylines():
     """In extracted HTML text, date and byline lines are article text (metadata comes from the page)."""
     lines = ["By Jane Smith", "October 3, 2016", *BODY]
-    assert bp.clean_lines(lines, structural=False).text.split("\n") == lines
+    assert clean_lines(lines, structural=False).text.split("\n") == lines
 
 
 def test_repeated_credit_removed_once_is_kept():
     lines = ["Iran Press TV", *BODY[:2], "Iran Press TV", BODY[3]]
-    res = bp.clean_lines(lines, structural=False)
+    res = clean_lines(lines, structural=False)
     assert [r for r, _ in res.removed] == ["repeated_credit", "repeated_credit"]
-    single = bp.clean_lines(["Iran Press TV", *BODY[:2]], structural=False)
+    single = clean_lines(["Iran Press TV", *BODY[:2]], structural=False)
     assert "Iran Press TV" in single.text
 
 
@@ -335,30 +353,30 @@ def _article(aid: str, text: str, rules=(), removed=()) -> CleanArticle:
 
 def test_learned_template_needs_distinct_articles():
     """A line shared by copies of one story (same fingerprint) is never learned; across distinct articles it is."""
-    cfg = bp.CleanConfig(learn_min_articles=3)
+    cfg = CleanConfig(learn_min_articles=3)
     quote = "“This is not a decision that was taken lightly,” Kirby said."
     copies = [_article(f"c{i}", BODY[0] + "\n" + quote) for i in range(4)]
-    fps = {fp for a in copies for (key, fp) in bp.template_candidates(a, cfg) if key[1] == bp.normalise_line(quote)}
-    assert not bp.is_template(("site:x", bp.normalise_line(quote)), fps, cfg)
+    fps = {fp for a in copies for (key, fp) in template_candidates(a, cfg) if key[1] == normalise_line(quote)}
+    assert not is_template(("site:x", normalise_line(quote)), fps, cfg)
     distinct = [_article(f"d{i}", BODY[i] + "\nRead our live blog") for i in (0, 1, 3)]
-    fps = {fp for a in distinct for (key, fp) in bp.template_candidates(a, cfg) if key[1] == "read our live blog"}
-    assert bp.is_template(("site:x", "read our live blog"), fps, cfg)
+    fps = {fp for a in distinct for (key, fp) in template_candidates(a, cfg) if key[1] == "read our live blog"}
+    assert is_template(("site:x", "read our live blog"), fps, cfg)
 
 
-def test_second_pass_removes_and_renames_positional():
+def test_remove_learned_template_removes_and_renames_positional():
     a = _article("a", BODY[0] + "\nRead our live blog", rules=["page_footer", "ad_marker"], removed=["About us", "ADVERTISEMENT"])
-    out = bp.second_pass(a, frozenset({"read our live blog", "about us", "advertisement"}))
+    out = remove_learned_template(a, frozenset({"read our live blog", "about us", "advertisement"}))
     assert out.text == BODY[0]
     assert list(zip(out.boilerplate_rules, out.boilerplate_removed)) == [
         ("learned_template", "About us"), ("ad_marker", "ADVERTISEMENT"), ("learned_template", "Read our live blog")]
 
 
-def test_second_pass_never_empties_an_article():
+def test_remove_learned_template_never_empties_an_article():
     """A stub whose only lines are ones its site repeats keeps them instead of becoming an empty reject."""
     a = _article("stub", "Photo gallery: the week in pictures\nRead our live blog")
-    out = bp.second_pass(a, frozenset({"photo gallery: the week in pictures", "read our live blog"}))
+    out = remove_learned_template(a, frozenset({"photo gallery: the week in pictures", "read our live blog"}))
     assert out.text == a.text and out.boilerplate_removed == a.boilerplate_removed
-    partly = bp.second_pass(a, frozenset({"read our live blog"}))
+    partly = remove_learned_template(a, frozenset({"read our live blog"}))
     assert partly.text == "Photo gallery: the week in pictures"
 
 
@@ -374,13 +392,13 @@ SEED_JUNK = ["ADVERTISEMENT", "UNITED24 - Make a charitable donation in support 
 
 def test_seeds_acceptance():
     """On the seeds: every body sentence kept, every boilerplate line gone, titles and dates found."""
-    articles = [bp.first_pass(_raw(p)) for p in sorted(SEEDS.glob("*.txt"))]
+    articles = [clean_article(_raw(p)) for p in sorted(SEEDS.glob("*.txt"))]
     assert len(articles) == 3
     for a, path in zip(articles, sorted(SEEDS.glob("*.txt"))):
         kept = set(a.text.split("\n"))
         for line in path.read_text(encoding="utf-8").splitlines():
             line = " ".join(line.split())
-            if bp.words(line) >= 10 and line.endswith((".", '"', "”")):
+            if words(line) >= 10 and line.endswith((".", '"', "”")):
                 assert line in kept, line[:60]
         for junk in SEED_JUNK:
             assert junk not in kept
@@ -399,17 +417,42 @@ def test_extract_html_text_and_metadata():
         f"<body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav><article><h1>Floods</h1>{body}</article>"
         "<footer>© 2016 Example News</footer></body></html>"
     )
-    ex = bp.extract_html(html, "https://example.com/floods")
+    ex = extract_html(html, "https://example.com/floods")
     assert "river had burst its banks" in ex.text and "Example News" not in ex.text
     assert ex.title == "Floods force thousands from their homes"
     assert ex.author == "Jane Smith"
     assert ex.published_at is not None and ex.published_at.date() == dt.date(2016, 10, 3)
     assert ex.language == "en"
-    with pytest.raises(bp.ExtractionError):
-        bp.extract_html("just words, no markup", None)
+    with pytest.raises(RejectError) as err:
+        extract_html("just words, no markup", None)
+    assert err.value.reason is Reason.EXTRACTION_FAILED
 
 
 def test_author_from_byline_when_page_has_no_author_meta():
     body = "".join(f"<p>{s}</p>" for s in BODY)
     html = f"<html><body><article><p>By Jane Smith, Reuters</p>{body}</article></body></html>"
-    assert bp.extract_html(html, None).author == "Jane Smith"
+    assert extract_html(html, None).author == "Jane Smith"
+
+
+def _page(head: str = "") -> str:
+    body = "".join(f"<p>{s}</p>" for s in BODY)
+    return f"<html><head><title>Floods force thousands from their homes</title>{head}</head><body><article>{body}</article></body></html>"
+
+
+@pytest.mark.parametrize(
+    "record_site,head,fallback,site,key",
+    [(None, "", None, "example.com", "site:example.com"),
+     (None, "", "Example Feed", "Example Feed", "site:example feed"),
+     (None, "<meta property='og:site_name' content='Example News'>", "Example Feed", "Example News", "site:example news"),
+     ("Record Site", "<meta property='og:site_name' content='Example News'>", "Example Feed", "Record Site", "host:example.com")],
+    ids=["host", "feed_name", "page_name", "record_site"],
+)
+def test_site_is_the_record_then_the_page_then_the_feed_then_the_host(record_site, head, fallback, site, key):
+    """A feed's or news sitemap's publication name (`fallback_site`) names the site when the record and the page
+    give none, before the URL's host; template lines are then learned under that site."""
+    url = "https://www.example.com/floods"
+    raw = RawArticle(article_id="a", source_uri=url, input_format="http", content=_page(head), is_html=True, url=url,
+                     site=record_site, source_key="host:example.com", fallback_site=fallback)
+    article = clean_article(raw)
+    assert article.site == site
+    assert article.source_key == key
