@@ -20,14 +20,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__, local
 from pipeline.options import NewsbeamOptions, configs, fetch_config
+from schemas.layout import SIGNATURES_STATE as SIGNATURES_DIR
+from schemas.layout import STORY_TERMS_STATE as STORY_TERMS_DIR
 from schemas.records import UTC
 from schemas.tables import RUNS_SCHEMA
 from transforms.boilerplate import CleanConfig, StripBoilerplate
-from transforms.dedup import SIGNATURES_DIR, DedupConfig, MarkEarlierCopies
+from transforms.copies import CopyConfig, FindCopies, MarkEarlierCopies
 from transforms.fetch import HOST_COUNTS_FILE, VALIDATORS_DIR, FetchArticles, FetchConfig, FetchSources, WriteFetchState
 from transforms.progress import LOGGER as PROGRESS_LOGGER, ReportProgress
 from transforms.read import REJECTS, ReadArticles
-from transforms.stories import STORY_TERMS_DIR, DeduplicateStories, StoryConfig, WriteRunState
+from transforms.stories import GroupStories, StoryConfig
+from transforms.stories.state import WriteRunState
 from transforms.write import COUNTS_FILE, REJECTS_AT, WriteTables
 
 TABLES = ("articles", "stories", "rejects")
@@ -190,9 +193,9 @@ def _is_dir(path: str) -> bool:
 
 
 def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt.datetime,
-          clean: CleanConfig, dedup: DedupConfig, story: StoryConfig, max_bytes: int,
+          clean: CleanConfig, dedup: CopyConfig, story: StoryConfig, max_bytes: int,
           fetch: tuple[FetchSources, FetchConfig, str] | None = None, earlier: tuple[str, str, str] | None = None) -> None:
-    """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> DeduplicateStories -> WriteTables.
+    """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> FindCopies -> GroupStories -> WriteTables.
 
     `listing` names the input files (see write_listing); `fetch` is (sources, config, glob of earlier runs'
     validator files) when feeds/URLs/sitemaps are given; `earlier` is the globs of earlier runs' articles,
@@ -218,11 +221,12 @@ def build(p: beam.Pipeline, listing: str, staging: str, run_id: str, started: dt
         articles_glob, signatures_glob, terms_glob = earlier
         marked = articles | "MarkEarlierCopies" >> MarkEarlierCopies(articles_glob, signatures_glob, dedup)
         articles = marked["new"]
-    stories = articles | "DeduplicateStories" >> DeduplicateStories(dedup, story, terms_glob)
+    copies = articles | "FindCopies" >> FindCopies(dedup)
+    stories = {"articles": articles, "copies": copies["copies"]} | "GroupStories" >> GroupStories(story, terms_glob)
     rows = stories["articles"]
     # State for later --only_new runs: the kept articles' signatures (near copies) and term counts (stories).
-    {"articles": rows, "signatures": stories["signatures"], "counted": stories["counted"]} | "WriteRunState" >> WriteRunState(
-        staging, run_id, dedup, story
+    {"articles": rows, "signatures": copies["signatures"], "terms": stories["terms"]} | "WriteRunState" >> WriteRunState(
+        staging, run_id, dedup.signature_setting, story.vocab_bits
     )
     counts = entered
     if earlier is not None:

@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.main import FILES_DIR, LOCK_FILE, UsageError, run
 from pipeline.sql import connect
-from transforms.dedup import SIGNATURES_DIR
+from schemas.layout import SIGNATURES_STATE as SIGNATURES_DIR
 from transforms.read import ReadArticles
 
 SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"

@@ -8,7 +8,7 @@ import apache_beam as beam
 
 from schemas.layout import COUNTS_FILE
 from schemas.records import DUP_EXACT, DUP_NEAR
-from schemas.tables import ARTICLES_SCHEMA, REJECTS_SCHEMA, STORIES_SCHEMA, article_row, reject_row
+from schemas.tables import ARTICLES_SCHEMA, REJECTS_SCHEMA, STORIES_SCHEMA, article_row, reject_row, story_row
 REJECTS_AT = "rejects_at."  # counter prefix: rejects by stage (read, fetch, discover, extract)
 
 
@@ -28,13 +28,13 @@ def count_keys(kind: str, item) -> list[str]:
         return keys
     if kind == "rejects":
         return ["rejects", "rejects." + item.reason, f"{REJECTS_AT}{item.stage}"]
-    if kind == "stories" and item.get("continued"):
+    if kind == "stories" and item.continued:
         return ["stories", "continued_stories"]
     return [kind]
 
 
 class WriteTables(beam.PTransform):
-    """{articles: (CleanArticle, StoryAssignment), stories: dict, rejects: Reject[, counts: str]} -> Parquet under `staging_dir`.
+    """{articles: (CleanArticle, StoryAssignment), stories: StoryRow, rejects: Reject[, counts: str]} -> Parquet under `staging_dir`.
 
     Writes `<staging_dir>/<table>/part-*.parquet` for each table and `<staging_dir>/_counts.json`
     with the element counts the run summary reports. The caller moves the files into place once
@@ -52,7 +52,7 @@ class WriteTables(beam.PTransform):
         rows = {
             "articles": tables["articles"]
             | "ArticleRow" >> beam.Map(lambda x: article_row(x[0], x[1], run_id, ingested_at)),
-            "stories": tables["stories"] | "StoryRow" >> beam.Map(lambda r: {**r, "run_id": run_id}),
+            "stories": tables["stories"] | "StoryRow" >> beam.Map(lambda s: story_row(s, run_id)),
             "rejects": tables["rejects"] | "RejectRow" >> beam.Map(lambda r: reject_row(r, run_id)),
         }
         schemas = {"articles": ARTICLES_SCHEMA, "stories": STORIES_SCHEMA, "rejects": REJECTS_SCHEMA}
