@@ -19,22 +19,22 @@ from pipeline.views import views_sql
 from pipeline.summary import print_summary
 from schemas import counts as c
 from schemas.records import UTC
-from transforms.boilerplate import StripBoilerplate
-from transforms.dedup import MarkEarlierCopies
+from transforms.clean import StripBoilerplate
+from transforms.copies import FindCopies, MarkEarlierCopies
 from transforms.fetch import FetchArticles, WriteFetchState
 from transforms.progress import LOG_SOURCE
 from transforms.progress import LOGGER as PROGRESS_LOGGER
 from transforms.progress import ReportProgress
 from transforms.read import ReadArticles
 from transforms.rejecting import REJECTS
-from transforms.stories import DeduplicateStories, WriteRunState
-from transforms.write import WriteTables
+from transforms.stories import GroupStories
+from transforms.write import WriteRunState, WriteTables
 
 __all__ = ["UsageError", "build", "run"]
 
 
 def build(p: beam.Pipeline, plan: RunPlan) -> None:
-    """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> DeduplicateStories -> WriteTables.
+    """(ReadArticles + FetchArticles) -> StripBoilerplate [-> MarkEarlierCopies] -> FindCopies -> GroupStories -> WriteTables.
 
     Reads the files the run's listing names, fetches the feeds, URL lists and sitemaps, and stages every table
     and state file under the plan's staging folder (the driver commits them).
@@ -61,11 +61,12 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
         articles_glob, signatures_glob, terms_glob = earlier
         marked = articles | "MarkEarlierCopies" >> MarkEarlierCopies(articles_glob, signatures_glob, s.copies)
         articles = marked["new"]
-    stories = articles | "DeduplicateStories" >> DeduplicateStories(s.copies, s.stories, terms_glob)
+    copies = articles | "FindCopies" >> FindCopies(s.copies)
+    stories = {"articles": articles, "copies": copies["copies"]} | "GroupStories" >> GroupStories(s.stories, terms_glob)
     rows = stories["articles"]
     # State for later incremental runs: the kept articles' signatures (near copies) and term counts (stories).
-    {"articles": rows, "signatures": stories["signatures"], "counted": stories["counted"]} | "WriteRunState" >> WriteRunState(
-        staging.root, s.run_id, s.copies, s.stories
+    {"articles": rows, "signatures": copies["signatures"], "terms": stories["terms"]} | "WriteRunState" >> WriteRunState(
+        staging.root, s.run_id, s.copies.signature_setting, s.stories.vocab_bits
     )
     counts = entered
     if earlier is not None:

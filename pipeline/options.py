@@ -6,7 +6,7 @@ import argparse
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.clean import CleanConfig
-from transforms.dedup import DedupConfig
+from transforms.copies import CopyConfig
 from transforms.fetch import FetchConfig
 from transforms.read import DEFAULT_MAX_BYTES
 from transforms.stories import StoryConfig
@@ -66,9 +66,9 @@ class NewsbeamOptions(PipelineOptions):
             "--near-threshold",
             dest="near_threshold",
             type=float,
-            default=DedupConfig.threshold,
+            default=CopyConfig.threshold,
             help="Estimated Jaccard similarity of word 5-shingles at which an article is a near copy of another "
-            f"(default: {DedupConfig.threshold}). LSH bands and rows are derived from it.",
+            f"(default: {CopyConfig.threshold}). LSH bands and rows are derived from it.",
         )
         add(
             "--story_threshold",
@@ -173,13 +173,13 @@ def fetch_config(opts: NewsbeamOptions) -> FetchConfig:
     )
 
 
-def configs(opts: NewsbeamOptions) -> tuple[CleanConfig, DedupConfig, StoryConfig]:
+def configs(opts: NewsbeamOptions) -> tuple[CleanConfig, CopyConfig, StoryConfig]:
     """Validated algorithm configs from the options; raises ValueError with a readable message."""
     clean = CleanConfig(
         learn_min_articles=opts.learn_min_articles,
         learn_min_articles_long=max(opts.learn_min_articles, CleanConfig.learn_min_articles_long),
     )
-    dedup = DedupConfig(threshold=opts.near_threshold)
+    dedup = CopyConfig(threshold=opts.near_threshold)
     story = StoryConfig(threshold=opts.story_threshold, window_days=opts.story_window_days, min_edge=min(StoryConfig.min_edge, opts.story_threshold))
     return clean, dedup, story
 

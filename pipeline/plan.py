@@ -15,8 +15,8 @@ from pipeline.commit import published_runs
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.layout import SIGNATURES_STATE, STORY_TERMS_STATE, VALIDATORS_STATE, OutputLayout, StagingLayout
 from schemas.records import UTC
-from transforms.boilerplate import CleanConfig
-from transforms.dedup import DedupConfig
+from transforms.clean import CleanConfig
+from transforms.copies import CopyConfig
 from transforms.fetch import FetchConfig, FetchSources
 from transforms.stories import StoryConfig
 
@@ -72,7 +72,7 @@ class Settings:
     inputs: tuple[str, ...]
     sources: FetchSources
     clean: CleanConfig
-    copies: DedupConfig
+    copies: CopyConfig
     stories: StoryConfig
     fetch: FetchConfig
     max_input_bytes: int

@@ -9,11 +9,12 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.fingerprints import comparison_text, content_hash
-from schemas.records import UTC, CleanArticle, RawArticle, StoryAssignment
+from schemas.records import UTC, CleanArticle, RawArticle, StoryAssignment, StoryRow
 from schemas.rejects import Reject
 from transforms.clean import StripBoilerplate
 from transforms.identity import content_id
-from transforms.stories import DeduplicateStories
+from transforms.copies import FindCopies
+from transforms.stories import GroupStories
 from schemas.layout import COUNTS_FILE
 from transforms.write import WriteTables
 
@@ -95,7 +96,7 @@ STORY_B = (
 )
 
 
-def test_deduplicate_stories_composite():
+def test_find_copies_then_group_stories_composites():
     day = dt.datetime(2024, 5, 1, tzinfo=UTC)
     arts = [
         clean("a1", STORY_A, "River floods northern province", day, site="one"),
@@ -105,14 +106,16 @@ def test_deduplicate_stories_composite():
         clean("b1", STORY_B, "Central bank raises rates", day, site="one"),
     ]
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | DeduplicateStories()
+        articles = p | beam.Create(arts)
+        copies = articles | FindCopies()
+        out = {"articles": articles, "copies": copies["copies"]} | GroupStories()
         rows = out["articles"] | beam.Map(lambda x: (x[1].article_id, x[1].duplicate_of, x[1].duplicate_kind, x[1].is_canonical))
         assert_that(
             rows,
             equal_to([("a1", None, None, True), ("a2", "a1", "exact", False), ("a3", "a1", "near", False), ("b1", None, None, True)]),
             label="dups",
         )
-        stories = out["stories"] | beam.Map(lambda s: (s["canonical_article_id"], s["article_count"], s["unique_article_count"], s["site_count"]))
+        stories = out["stories"] | beam.Map(lambda s: (s.canonical_article_id, s.article_count, s.unique_article_count, s.site_count))
         assert_that(stories, equal_to([("a1", 3, 1, 3), ("b1", 1, 1, 1)]), label="stories")
 
 
@@ -124,10 +127,10 @@ def test_write_tables_composite(tmp_path):
     staging = str(tmp_path / "stage")
     with TestPipeline() as p:
         tables = {
-            "articles": p | "A" >> beam.Create([(a, s)]),
-            "stories": p | "S" >> beam.Create([{"story_id": "sa1", "canonical_article_id": "a1", "title": "T", "first_published": when,
-                                                "last_published": when, "article_count": 1, "unique_article_count": 1, "site_count": 0}]),
-            "rejects": p | "R" >> beam.Create([rej]),
+            "articles": p | "Articles" >> beam.Create([(a, s)]),
+            "stories": p | "Stories" >> beam.Create([StoryRow("sa1", "a1", "T", when, when, article_count=1, unique_article_count=1,
+                                                              site_count=0, continued=False)]),
+            "rejects": p | "Rejects" >> beam.Create([rej]),
         }
         tables | WriteTables(staging, "run1", when)
     con = duckdb.connect()
@@ -136,3 +139,30 @@ def test_write_tables_composite(tmp_path):
     assert con.sql(f"SELECT reason, run_id FROM read_parquet('{staging}/rejects/*.parquet')").fetchall() == [("unsupported_format", "run1")]
     counts = json.loads((tmp_path / "stage" / COUNTS_FILE).read_text())
     assert counts == {"articles": 1, "stories": 1, "rejects": 1, "rejects.unsupported_format": 1, "rejects_at.read": 1}
+
+
+def test_write_run_state_composite_keeps_the_kept_articles_only(tmp_path):
+    from collections import Counter
+
+    from schemas.layout import SIGNATURES_STATE, STORY_TERMS_STATE
+    from schemas.records import ArticleTerms
+    from transforms.write import WriteRunState
+
+    when = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    kept, copy = clean("a1", "Some body text.", "T", when), clean("a2", "Some body text.", "T", when)
+    verdicts = [(kept, StoryAssignment("a1", "sa1", True, None, None)), (copy, StoryAssignment("a2", "sa1", False, "a1", "exact"))]
+    terms = ArticleTerms("a1", (when.timestamp(), -3, "a1"), when.timestamp(), (Counter({7: 2}), Counter({9: 1})))
+    staging = str(tmp_path / "stage")
+    with TestPipeline() as p:
+        {
+            "articles": p | "Articles" >> beam.Create(verdicts),
+            "signatures": p | "Signatures" >> beam.Create([("a1", b"sig1"), ("a2", b"sig2")]),
+            "terms": p | "Terms" >> beam.Create([terms]),
+        } | WriteRunState(staging, "run1", (128, 42, 5), 22)
+    con = duckdb.connect()
+    sigs = con.sql(f"SELECT article_id, story_id, signature, num_perm, seed, shingle_size, run_id "
+                   f"FROM read_parquet('{staging}/{SIGNATURES_STATE}/*.parquet')").fetchall()
+    assert sigs == [("a1", "sa1", b"sig1", 128, 42, 5, "run1")]
+    rows = con.sql(f"SELECT article_id, story_id, word_count, terms, counts, name_terms, vocab_bits "
+                   f"FROM read_parquet('{staging}/{STORY_TERMS_STATE}/*.parquet')").fetchall()
+    assert rows == [("a1", "sa1", 3, [7], [2], [9], 22)]

@@ -1,4 +1,5 @@
-"""Copy detection: pure functions (normalisation, MinHash, LSH parameters, components), then FindDuplicates in Beam."""
+"""Copy detection: pure functions (normalisation, MinHash, LSH parameters, components), then FindCopies and
+MarkEarlierCopies in Beam."""
 import datetime as dt
 
 import apache_beam as beam
@@ -7,22 +8,13 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.fingerprints import comparison_text, content_hash
 from schemas.records import DUP_EXACT, DUP_NEAR, UTC, CleanArticle
-from transforms.dedup import (
-    DedupConfig,
-    FindDuplicates,
-    Node,
-
-    jaccard_estimate,
-    minhash,
-    normalise_text,
-    optimal_param,
-    permutations,
-    rank_key,
-    resolve_duplicates,
-    shingle_hashes,
-)
+from schemas.state import SIGNATURES_SCHEMA
+from transforms.copies import CopyConfig, FindCopies, MarkEarlierCopies
+from transforms.copies.components import CopyCandidate, resolve_copies
+from transforms.copies.minhash import jaccard_estimate, minhash, optimal_param, permutations, shingle_hashes
+from transforms.copies.transform import COPIES, SIGNATURES
+from transforms.fingerprints import content_hash, normalise_text, rank_key
 
 T0 = dt.datetime(2024, 3, 1, 6, tzinfo=UTC)
 
@@ -90,14 +82,14 @@ def test_shingles_of_a_short_text_are_one_shingle():
     assert shingle_hashes("two words", 5).size == 1
 
 
-def test_resolve_duplicates_keeps_the_best_ranked_and_names_the_kind():
+def test_resolve_copies_keeps_the_best_ranked_and_names_the_kind():
     def n(aid, ts, text, url=None):
-        return Node(rank_key(ts, len(text.split()), aid), aid, content_hash(text), url)
+        return CopyCandidate(rank_key(ts, len(text.split()), aid), aid, content_hash(text), url)
 
     orig = n("orig", T0, ORIGINAL)
     later_exact = n("copy", T0 + dt.timedelta(hours=2), ORIGINAL + " ")
     later_near = n("near", T0 + dt.timedelta(hours=3), NEAR)
-    out = resolve_duplicates([(later_exact, later_near), (later_exact, orig)])
+    out = resolve_copies([(later_exact, later_near), (later_exact, orig)])
     assert out == {"copy": ("orig", DUP_EXACT), "near": ("orig", DUP_NEAR)}
 
 
@@ -107,7 +99,7 @@ def article(aid, text, hours, url=None):
                         content_hash=content_hash(text))
 
 
-def test_find_duplicates_points_copies_to_the_original_and_leaves_unrelated_alone():
+def test_find_copies_points_copies_to_the_original_and_leaves_unrelated_alone():
     arts = [
         article("near", NEAR, 3),
         article("unrelated", UNRELATED, 0),
@@ -117,25 +109,23 @@ def test_find_duplicates_points_copies_to_the_original_and_leaves_unrelated_alon
         article("first-url", "The first text at that canonical address.", 4, url="https://news.example/a"),
     ]
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | FindDuplicates()
+        out = p | beam.Create(arts) | FindCopies()
         assert_that(
-            out,
+            out[COPIES],
             equal_to([("near", ("orig", DUP_NEAR)), ("exact", ("orig", DUP_EXACT)), ("same-url", ("first-url", DUP_EXACT))]),
         )
 
 
-def test_find_duplicates_threshold_is_configurable():
+def test_find_copies_threshold_is_configurable():
     arts = [article("orig", ORIGINAL, 1), article("near", NEAR, 3)]
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | FindDuplicates(DedupConfig(threshold=0.99))
-        assert_that(out, equal_to([]))
+        out = p | beam.Create(arts) | FindCopies(CopyConfig(threshold=0.99))
+        assert_that(out[COPIES], equal_to([]))
 
 
 def test_mark_earlier_copies_splits_on_the_earliest_run_that_wrote_the_text(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from transforms.dedup import MarkEarlierCopies
 
     h = content_hash(ORIGINAL)
     for run, rows in {
@@ -157,20 +147,16 @@ def test_mark_earlier_copies_splits_on_the_earliest_run_that_wrote_the_text(tmp_
 
 
 def test_mark_earlier_copies_with_no_earlier_runs_passes_everything_on(tmp_path):
-    from transforms.dedup import MarkEarlierCopies
-
     with TestPipeline() as p:
         out = p | beam.Create([article("a", ORIGINAL, 0)]) | MarkEarlierCopies(str(tmp_path / "*" / "*.parquet"))
         assert_that(out["new"] | beam.Map(lambda a: a.article_id), equal_to(["a"]), label="new")
         assert_that(out["copies"], equal_to([]), label="copies")
 
 
-def _write_signatures(path, run_id, rows, cfg=DedupConfig(), label=None):
+def _write_signatures(path, run_id, rows, cfg=CopyConfig(), label=None):
     """Earlier runs' signatures state, written the way WriteRunState writes it (`label`: other settings to record)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from transforms.dedup import SIGNATURES_SCHEMA
 
     perms = permutations(cfg.num_perm, cfg.seed)
     table = [
@@ -183,13 +169,11 @@ def _write_signatures(path, run_id, rows, cfg=DedupConfig(), label=None):
 
 
 def test_mark_earlier_copies_finds_near_copies_of_earlier_kept_articles(tmp_path):
-    from transforms.dedup import MarkEarlierCopies
-
     sigs = tmp_path / "signatures"
     _write_signatures(sigs / "r1.parquet", "r1", [("orig1", "s1", ORIGINAL), ("other1", "s-other", UNRELATED.upper())])
     _write_signatures(sigs / "r2.parquet", "r2", [("orig2", "s2", ORIGINAL)])  # the same text, kept again by a later run
     # Recorded as written with other MinHash settings: not comparable, never matched (r0 would win a tie).
-    _write_signatures(sigs / "r0.parquet", "r0", [("old", "s-old", ORIGINAL)], label=DedupConfig(seed=7))
+    _write_signatures(sigs / "r0.parquet", "r0", [("old", "s-old", ORIGINAL)], label=CopyConfig(seed=7))
     arts = [article("near", NEAR, 5), article("fresh", UNRELATED.replace("Saturday", "Sunday") + " Tickets sold out in minutes.", 6),
             article("new-topic", "A short note about something else entirely, with no earlier version anywhere.", 7)]
     with TestPipeline() as p:
@@ -204,21 +188,25 @@ def test_mark_earlier_copies_finds_near_copies_of_earlier_kept_articles(tmp_path
 
 
 def test_mark_earlier_copies_without_signatures_files_finds_no_near_copies(tmp_path):
-    from transforms.dedup import MarkEarlierCopies
-
     with TestPipeline() as p:
         out = p | beam.Create([article("near", NEAR, 5)]) | MarkEarlierCopies(str(tmp_path / "a" / "*.parquet"), str(tmp_path / "s" / "*.parquet"))
         assert_that(out["new"] | beam.Map(lambda a: a.article_id), equal_to(["near"]), label="new")
         assert_that(out["copies"], equal_to([]), label="copies")
 
 
-def test_find_duplicates_can_hand_out_every_articles_signature():
-    from transforms.dedup import SIGNATURES
-
+def test_find_copies_can_hand_out_every_articles_signature():
     arts = [article("orig", ORIGINAL, 1), article("near", NEAR, 3), article("unrelated", UNRELATED, 0)]
-    perms = permutations(DedupConfig().num_perm, DedupConfig().seed)
+    perms = permutations(CopyConfig().num_perm, CopyConfig().seed)
     want = [(a.article_id, minhash(shingle_hashes(a.text, 5), perms).astype("<u4").tobytes()) for a in arts]
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | FindDuplicates(with_signatures=True)
-        assert_that(out["copies"], equal_to([("near", ("orig", DUP_NEAR))]), label="copies")
+        out = p | beam.Create(arts) | FindCopies()
+        assert_that(out[COPIES], equal_to([("near", ("orig", DUP_NEAR))]), label="copies")
         assert_that(out[SIGNATURES], equal_to(want), label="signatures")
+
+
+def test_copy_config_derives_lsh_parameters_and_names_its_signature_setting():
+    cfg = CopyConfig()
+    assert cfg.bands_rows == optimal_param(cfg.threshold, cfg.num_perm, 1 - cfg.fn_weight, cfg.fn_weight)
+    assert cfg.signature_setting == (128, 42, 5)
+    with pytest.raises(ValueError):
+        CopyConfig(threshold=0.0)

@@ -1,4 +1,4 @@
-"""Same-event stories: pure functions (term views, vectors, average linkage), then DeduplicateStories in Beam.
+"""Same-event stories: pure functions (term views, vectors, average linkage), then FindCopies + GroupStories in Beam.
 
 Composite tests cover the time window, the no-chaining property (a bridging article does not merge
 two stories), order invariance (shuffled input gives the same stories) and two sibling events of
@@ -13,27 +13,25 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import BeamAssertException, assert_that
 
-from transforms.fingerprints import comparison_text, content_hash
-from schemas.records import UTC, CleanArticle
-from transforms.dedup import rank_key
-from transforms.stories import (
-    DeduplicateStories,
-    DocFreq,
-    StoryConfig,
-    Vec,
-    average_linkage,
-    cosine,
-    story_id_for,
-    term_counts,
-    tfidf_vector,
-    block_keys,
-    block_pairs,
-    enough_shared,
-    group_similarity,
-    pair_block,
-    time_slices,
-    within_window,
+from schemas.records import UTC, CleanArticle, story_id_for
+from schemas.state import STORY_TERMS_SCHEMA
+from transforms.copies import FindCopies
+from transforms.copies.transform import COPIES
+from transforms.fingerprints import comparison_text, content_hash, rank_key
+from transforms.stories import GroupStories, StoryConfig
+from transforms.stories.assembly import StoryMember, assemble_story
+from transforms.stories.blocking import block_keys, block_pairs, enough_shared, pair_block, time_slices, within_window
+from transforms.stories.continuation import (
+    continued_label,
+    continued_story,
+    earlier_article_id,
+    earlier_terms,
+    merged_windows,
+    story_label,
 )
+from transforms.stories.linkage import average_linkage, group_similarity
+from transforms.stories.vectors import ArticleVector, DocFreq, cosine, term_counts, tfidf_vector
+
 
 CFG = StoryConfig()
 T0 = dt.datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
@@ -109,15 +107,15 @@ def test_articles_within_the_window_share_a_time_slice_and_one_scoring_block():
         ta = rng.uniform(0, 60 * 86400.0)
         tb = ta + rng.uniform(-w, w)
         assert set(time_slices(ta, CFG)) & set(time_slices(tb, CFG))
-        a = Vec("a", (ta,), ta, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
-        b = Vec("b", (tb,), tb, np.zeros(0, np.int32), np.zeros(0, np.float32), (5, 7))
+        a = ArticleVector("a", (ta,), ta, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
+        b = ArticleVector("b", (tb,), tb, np.zeros(0, np.int32), np.zeros(0, np.float32), (5, 7))
         key = pair_block(a, b, set(), CFG)
         assert key in block_keys(a, False, CFG) and key in block_keys(b, False, CFG) and key[0] == 5
     # An oversized block hands the pair to the next shared term; an undated article meets dated ones in (term, None).
-    a = Vec("a", (0.0,), 0.0, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
-    b = Vec("b", (0.0,), 0.0, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
+    a = ArticleVector("a", (0.0,), 0.0, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
+    b = ArticleVector("b", (0.0,), 0.0, np.zeros(0, np.int32), np.zeros(0, np.float32), (3, 5))
     assert pair_block(a, b, {(3, time_slices(0.0, CFG)[-1])}, CFG)[0] == 5
-    u = Vec("u", (float("inf"),), None, np.zeros(0, np.int32), np.zeros(0, np.float32), (3,))
+    u = ArticleVector("u", (float("inf"),), None, np.zeros(0, np.int32), np.zeros(0, np.float32), (3,))
     assert pair_block(a, u, set(), CFG) == (3, None) and (3, None) in block_keys(a, True, CFG)
     assert (3, None) not in block_keys(a, False, CFG)
 
@@ -128,9 +126,9 @@ LONG = tuple(range(100, 100 + CFG.block_terms))  # a full quota of blocking term
 def test_a_pair_of_long_articles_sharing_one_rare_term_is_no_candidate():
     t = np.array([3, 5, 7], np.int32)
     w = np.full(3, 1 / np.sqrt(3), np.float32)
-    a = Vec("a", (0,), None, t, w, (3, 5) + LONG[2:])
-    one = Vec("b", (0,), None, t, w, (3, 9) + tuple(x + 100 for x in LONG[2:]))
-    two = Vec("c", (0,), None, t, w, (3, 5) + tuple(x + 200 for x in LONG[2:]))
+    a = ArticleVector("a", (0,), None, t, w, (3, 5) + LONG[2:])
+    one = ArticleVector("b", (0,), None, t, w, (3, 9) + tuple(x + 100 for x in LONG[2:]))
+    two = ArticleVector("c", (0,), None, t, w, (3, 5) + tuple(x + 200 for x in LONG[2:]))
     assert [e[1][0] for e in block_pairs((3, None), [a, one, two], set(), CFG)] == ["c"]
     assert len(list(block_pairs((3, None), [a, one], set(), StoryConfig(min_shared_terms=1)))) == 1
 
@@ -230,7 +228,7 @@ def test_average_linkage_is_order_invariant(headlines):
 
 
 # ------------------------------------------------------------------------------------------
-# DeduplicateStories in Beam
+# FindCopies + GroupStories in Beam
 # ------------------------------------------------------------------------------------------
 
 QUAKE_A = [
@@ -294,9 +292,15 @@ def expect_partition(expected):
     return check
 
 
+def group_stories(articles, cfg=CFG):
+    """The pipeline's copies-then-stories wiring: FindCopies, then GroupStories of the articles and their copies."""
+    copies = articles | "FindCopies" >> FindCopies()
+    return {"articles": articles, "copies": copies[COPIES]} | "GroupStories" >> GroupStories(cfg)
+
+
 def run_stories(arts, expected, cfg=CFG):
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | DeduplicateStories(stories=cfg)
+        out = group_stories(p | beam.Create(arts), cfg)
         assert_that(out["articles"], expect_partition(expected))
 
 
@@ -315,7 +319,7 @@ def test_bridging_article_does_not_merge_two_stories():
             raise BeamAssertException(f"bridge merged or broke the stories: {got}")
 
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | DeduplicateStories()
+        out = group_stories(p | beam.Create(arts))
         assert_that(out["articles"], check)
 
 
@@ -344,7 +348,7 @@ def test_shuffled_input_gives_the_same_stories(seed):
             raise BeamAssertException("unrelated article joined a story")
 
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | DeduplicateStories()
+        out = group_stories(p | beam.Create(arts))
         assert_that(out["articles"], check)
 
 
@@ -375,11 +379,9 @@ class _LocalFile:
         return open(self.path, "rb")
 
 
-def test_earlier_counted_reads_only_rows_within_the_window_of_this_runs_dates(tmp_path):
+def test_earlier_terms_reads_only_rows_within_the_window_of_this_runs_dates(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from transforms.stories import EARLIER_ID, STORY_TERMS_SCHEMA, earlier_counted, merged_windows
 
     day = 86400.0
     t = T0.timestamp()
@@ -394,41 +396,43 @@ def test_earlier_counted_reads_only_rows_within_the_window_of_this_runs_dates(tm
             row("after", t + 5 * day), row("undated", None), row("other-vocab", t, bits=20)]
     path = tmp_path / "r1.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=STORY_TERMS_SCHEMA), path)
-    got = list(earlier_counted(_LocalFile(path), merged_windows([t, t + day, t + 2 * day], CFG.window_days * day), CFG))
-    assert [(c.article_id, story) for c, story in got] == [(f"{EARLIER_ID}r1/inside", "sinside"),
-                                                          (f"{EARLIER_ID}r1/edge", "sedge"),
-                                                          (f"{EARLIER_ID}r1/after", "safter")]
+    got = list(earlier_terms(_LocalFile(path), merged_windows([t, t + day, t + 2 * day], CFG.window_days * day), CFG))
+    assert [(c.article_id, story) for c, story in got] == [(earlier_article_id("r1", "inside"), "sinside"),
+                                                          (earlier_article_id("r1", "edge"), "sedge"),
+                                                          (earlier_article_id("r1", "after"), "safter")]
+    assert earlier_article_id("r1", "inside") == "earlier:r1/inside"  # part of the rank key: its form decides ties
     c = got[0][0]
     assert c.counts == (full, names) and c.ts == t - 2 * day and c.rank == (t - 2 * day, -9, c.article_id)
-    assert list(earlier_counted(_LocalFile(path), [], CFG)) == []  # no dated article in this run: nothing
+    assert list(earlier_terms(_LocalFile(path), [], CFG)) == []  # no dated article in this run: nothing
     # One old article in the run adds its own stretch of time, not everything between it and the others.
-    old = list(earlier_counted(_LocalFile(path), merged_windows([t - 30 * day, t + 5 * day], CFG.window_days * day), CFG))
+    old = list(earlier_terms(_LocalFile(path), merged_windows([t - 30 * day, t + 5 * day], CFG.window_days * day), CFG))
     assert [c.article_id.rsplit("/", 1)[1] for c, _ in old] == ["after"]
 
 
 def test_merged_windows_joins_overlapping_stretches_only():
-    from transforms.stories import merged_windows
-
     assert merged_windows([], 10) == []
     assert merged_windows([100, 0, 15, 500], 10) == [(-10, 25), (90, 110), (490, 510)]
 
 
 def test_assemble_story_of_a_continued_story_keeps_its_id_and_earlier_canonical():
-    from transforms.stories import CONTINUED, Meta, assemble_story
-
     def meta(aid, hours):
         when = T0 + dt.timedelta(hours=hours)
-        return Meta(aid, rank_key(when, 100, aid), when, f"title {aid}", f"{aid}.example")
+        return StoryMember(aid, rank_key(when, 100, aid), when, f"title {aid}", f"{aid}.example")
 
     items = [(meta("b", 5), None), (meta("c", 2), None), (meta("c2", 3), ("c", "near"))]
-    out = list(assemble_story(((CONTINUED, "searly"), items)))
-    rows = dict(r for kind, r in out if kind == "articles")
+    rows, story = assemble_story(continued_label("searly"), items)
+    rows = dict(rows)
     assert {aid: (s.story_id, s.is_canonical, s.duplicate_of) for aid, s in rows.items()} == {
         "b": ("searly", False, None), "c": ("searly", False, None), "c2": ("searly", False, "c")}
-    (story,) = [r for kind, r in out if kind == "stories"]
-    assert (story["story_id"], story["canonical_article_id"], story["continued"], story["article_count"]) == ("searly", "early", True, 3)
-    assert story["title"] == "title c" and story["first_published"] == T0 + dt.timedelta(hours=2)
+    assert (story.story_id, story.canonical_article_id, story.continued, story.article_count) == ("searly", "early", True, 3)
+    assert story.title == "title c" and story.first_published == T0 + dt.timedelta(hours=2)
     # A cluster of this run only: its best-ranked article is canonical and names the story.
-    fresh = list(assemble_story(("c", items)))
-    (fresh_story,) = [r for kind, r in fresh if kind == "stories"]
-    assert (fresh_story["story_id"], fresh_story["canonical_article_id"], fresh_story["continued"]) == (story_id_for("c"), "c", False)
+    _, fresh_story = assemble_story("c", items)
+    assert (fresh_story.story_id, fresh_story.canonical_article_id, fresh_story.continued) == (story_id_for("c"), "c", False)
+
+
+def test_story_label_continues_only_the_clusters_holding_earlier_articles():
+    continued = {"c": "searly"}
+    assert story_label("c", continued) == continued_label("searly")
+    assert continued_story(story_label("c", continued)) == "searly"
+    assert story_label("x", continued) == "x" and continued_story("x") is None

@@ -9,7 +9,7 @@ import apache_beam as beam
 from schemas import counts as c
 from schemas.layout import StagingLayout
 from schemas.records import DUP_EXACT, DUP_NEAR
-from schemas.tables import ARTICLES_SCHEMA, REJECTS_SCHEMA, STORIES_SCHEMA, article_row, reject_row
+from schemas.tables import ARTICLES_SCHEMA, REJECTS_SCHEMA, STORIES_SCHEMA, article_row, reject_row, story_row
 from transforms.parquet import WriteParquet
 
 
@@ -25,13 +25,13 @@ def count_keys(kind: str, item) -> list[str]:
         return keys
     if kind == "rejects":
         return [c.REJECTS, c.REJECTS_BY_REASON + item.reason.value, c.REJECTS_AT_STAGE + item.stage.value]
-    if kind == "stories" and item.get("continued"):
+    if kind == "stories" and item.continued:
         return [c.STORIES, c.CONTINUED_STORIES]
     return [kind]
 
 
 class WriteTables(beam.PTransform):
-    """{articles: (CleanArticle, StoryAssignment), stories: dict, rejects: Reject[, counts: str]} -> Parquet under `staging_dir`.
+    """{articles: (CleanArticle, StoryAssignment), stories: StoryRow, rejects: Reject[, counts: str]} -> Parquet under `staging_dir`.
 
     Writes `<staging_dir>/<table>/part-*.parquet` for each table and `<staging_dir>/_counts.json` with the
     element counts the run summary reports (names in schemas/counts.py). The driver moves the files into
@@ -48,7 +48,7 @@ class WriteTables(beam.PTransform):
         run_id, ingested_at = self.run_id, self.ingested_at
         rows = {
             "articles": tables["articles"] | "ArticleRow" >> beam.Map(lambda x: article_row(x[0], x[1], run_id, ingested_at)),
-            "stories": tables["stories"] | "StoryRow" >> beam.Map(lambda r: {**r, "run_id": run_id}),
+            "stories": tables["stories"] | "StoryRow" >> beam.Map(lambda s: story_row(s, run_id)),
             "rejects": tables["rejects"] | "RejectRow" >> beam.Map(lambda r: reject_row(r, run_id)),
         }
         schemas = {"articles": ARTICLES_SCHEMA, "stories": STORIES_SCHEMA, "rejects": REJECTS_SCHEMA}

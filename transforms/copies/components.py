@@ -1,0 +1,81 @@
+"""Copy components: candidate edges (shared key, verified LSH bucket) and their union-find resolution."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle
+from transforms.copies.minhash import BAND_DTYPE, jaccard_estimate
+from transforms.fingerprints import rank_key
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyCandidate:
+    """What the component step needs of an article: its rank (best first), id and exact-copy keys."""
+
+    rank: tuple
+    article_id: str
+    content_hash: str
+    canonical_url: str | None
+
+
+def candidate_of(a: CleanArticle) -> CopyCandidate:
+    """The light record an article takes through copy detection (no text)."""
+    return CopyCandidate(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, a.content_hash, a.canonical_url)
+
+
+def star_edges(members: Iterable[CopyCandidate]) -> Iterator[tuple[CopyCandidate, CopyCandidate]]:
+    """Edges from the best-ranked member of a group to every other member (enough for components)."""
+    ms = sorted(set(members), key=lambda n: n.rank)
+    for other in ms[1:]:
+        yield ms[0], other
+
+
+def verified_bucket_edges(members: Iterable[tuple[CopyCandidate, bytes]], threshold: float) -> Iterator[tuple[CopyCandidate, CopyCandidate]]:
+    """Edges from each LSH bucket's best member to members whose estimated Jaccard reaches the threshold
+    (members carry 16-bit band signatures, see minhash.band_signature)."""
+    ms = sorted({n.article_id: (n, s) for n, s in members}.values(), key=lambda x: x[0].rank)
+    if len(ms) < 2:
+        return
+    head, head_sig = ms[0][0], np.frombuffer(ms[0][1], dtype=BAND_DTYPE)
+    for node, sig in ms[1:]:
+        if jaccard_estimate(head_sig, np.frombuffer(sig, dtype=BAND_DTYPE)) >= threshold:
+            yield head, node
+
+
+def resolve_copies(edges: Iterable[tuple[CopyCandidate, CopyCandidate]]) -> dict[str, tuple[str, str]]:
+    """Union-find over copy edges -> {article_id: (duplicate_of, duplicate_kind)} for every non-kept member.
+
+    Each component keeps its best-ranked member; a member is an exact copy of it when they share the
+    content hash or the canonical URL, a near copy otherwise.
+    """
+    parent: dict[str, str] = {}
+    nodes: dict[str, CopyCandidate] = {}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        for n in (a, b):
+            if n.article_id not in parent:
+                parent[n.article_id] = n.article_id
+                nodes[n.article_id] = n
+        ra, rb = find(a.article_id), find(b.article_id)
+        if ra != rb:
+            if nodes[rb].rank < nodes[ra].rank:
+                ra, rb = rb, ra
+            parent[rb] = ra
+    out: dict[str, tuple[str, str]] = {}
+    for aid in parent:
+        root = find(aid)
+        if root == aid:
+            continue
+        keep, n = nodes[root], nodes[aid]
+        same = n.content_hash == keep.content_hash or (n.canonical_url is not None and n.canonical_url == keep.canonical_url)
+        out[aid] = (root, DUP_EXACT if same else DUP_NEAR)
+    return out

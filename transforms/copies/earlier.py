@@ -1,0 +1,172 @@
+"""Copies of articles that earlier runs wrote (scheduled runs, --only_new): MarkEarlierCopies and its helpers.
+
+Exact copies are looked up by `content_hash` in earlier runs' `articles` tables. Near copies: every run
+keeps the MinHash signature of each article it kept (not of its copies) in `<output>/_state/signatures/`;
+a later --only_new run looks its new articles up there.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import apache_beam as beam
+import numpy as np
+
+from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle, StoryAssignment
+from transforms.copies.config import CopyConfig
+from transforms.copies.minhash import SIGNATURE_DTYPE, article_signature, band_keys, jaccard_estimate, permutations, stored_signature
+from transforms.earlier import ReadEarlierState
+
+NEW = "new"
+COPIES = "copies"
+EARLIER_COLUMNS = ["content_hash", "article_id", "duplicate_of", "story_id", "run_id"]
+
+
+def earlier_rows(readable_file) -> Iterator[tuple[str, tuple[str, str, str]]]:
+    """(content_hash, (run_id, kept article_id, story_id)) for each row of one earlier `articles` Parquet file;
+    the kept article is the row's `duplicate_of`, or the row itself."""
+    import pyarrow.parquet as pq
+
+    with readable_file.open() as f:
+        table = pq.read_table(f, columns=EARLIER_COLUMNS)
+    for row in table.to_pylist():
+        yield row["content_hash"], (row["run_id"], row["duplicate_of"] or row["article_id"], row["story_id"])
+
+
+def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig) -> Iterator[tuple[bytes, tuple]]:
+    """(band key, (run_id, article_id, story_id, signature bytes)) for each band of each row of one earlier
+    signatures file whose key is among `wanted` (the new articles' band keys) and whose settings match `cfg`."""
+    import pyarrow.parquet as pq
+
+    if not wanted:
+        return
+    bands, rows = cfg.bands_rows
+    setting = cfg.signature_setting
+    with readable_file.open() as f:
+        table = pq.read_table(f)
+    for row in table.to_pylist():
+        if (row["num_perm"], row["seed"], row["shingle_size"]) != setting:
+            continue
+        sig = np.frombuffer(row["signature"], dtype=SIGNATURE_DTYPE)
+        for key in band_keys(sig, bands, rows):
+            if key in wanted:
+                yield key, (row["run_id"], row["article_id"], row["story_id"], row["signature"])
+
+
+def earlier_matches(kv, threshold: float) -> Iterator[tuple[str, tuple]]:
+    """(band key, {new: [(id, sig)], old: [(run_id, id, story_id, sig)]}) -> (new id, (-jaccard, run_id, old id,
+    story_id)) for each pair in the bucket whose estimated Jaccard reaches the threshold."""
+    _, grouped = kv
+    olds = [(o, np.frombuffer(o[3], dtype=SIGNATURE_DTYPE)) for o in grouped["old"]]
+    if not olds:
+        return
+    for aid, raw in grouped["new"]:
+        sig = np.frombuffer(raw, dtype=SIGNATURE_DTYPE)
+        for (run_id, old_id, story_id, _), old_sig in olds:
+            j = jaccard_estimate(sig, old_sig)
+            if j >= threshold:
+                yield aid, (-j, run_id, old_id, story_id)
+
+
+class SplitEarlierCopiesFn(beam.DoFn):
+    """CleanArticle -> itself (main output) when no earlier article has its `content_hash`, or
+    ('copies', (a, StoryAssignment)) as an exact copy of that earlier article's kept article, in its story.
+
+    Side input `earlier`: {content_hash: (run_id, kept article_id, story_id)}.
+    """
+
+    def process(self, a: CleanArticle, earlier: dict):
+        hit = earlier.get(a.content_hash)
+        if hit is None:
+            yield a
+            return
+        _, kept, story_id = hit
+        yield beam.pvalue.TaggedOutput(
+            COPIES, (a, StoryAssignment(a.article_id, story_id, is_canonical=False, duplicate_of=kept, duplicate_kind=DUP_EXACT))
+        )
+
+
+class WholeSignatureFn(beam.DoFn):
+    """CleanArticle -> (article_id, whole MinHash signature bytes), as the run state stores them."""
+
+    def __init__(self, cfg: CopyConfig):
+        self.cfg = cfg
+
+    def setup(self):
+        self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
+
+    def process(self, a: CleanArticle):
+        yield a.article_id, stored_signature(article_signature(a, self.perms, self.cfg.shingle_size))
+
+
+class SplitNearCopiesFn(beam.DoFn):
+    """CleanArticle -> itself (main output) when new, or ('copies', (a, StoryAssignment)) as a near copy when
+    `matches` ({article_id: (-jaccard, run_id, earlier id, story_id)}) names its earlier original."""
+
+    def process(self, a: CleanArticle, matches: dict):
+        hit = matches.get(a.article_id)
+        if hit is None:
+            yield a
+            return
+        _, _, old_id, story_id = hit
+        yield beam.pvalue.TaggedOutput(
+            COPIES, (a, StoryAssignment(a.article_id, story_id, is_canonical=False, duplicate_of=old_id, duplicate_kind=DUP_NEAR))
+        )
+
+
+class MarkEarlierCopies(beam.PTransform):
+    """PCollection[CleanArticle] -> {new: PCollection[CleanArticle], copies: PCollection[(CleanArticle, StoryAssignment)]}.
+
+    An article whose normalised text (`content_hash`) is that of an article in the Parquet files matching
+    `earlier_glob` (earlier runs' `articles`) is an exact copy of that article's kept article, in its story;
+    the earliest run's row decides. The earlier hashes reach the split as a side input (300-400 bytes of
+    memory per earlier article).
+
+    With `signatures_glob` (earlier runs' signatures state), an article that is not an exact copy but
+    shares an LSH band with an earlier kept article and reaches `cfg.threshold` estimated Jaccard with it
+    is a near copy of it, in its story (the most similar one; ties: the earliest run). Only earlier rows in
+    a band of this run's new articles are shuffled. Every other article is new and goes on to this run's
+    copies and stories. Guarantees: every input article comes out exactly once, in one of the two outputs.
+    """
+
+    def __init__(self, earlier_glob: str, signatures_glob: str | None = None, cfg: CopyConfig = CopyConfig()):
+        super().__init__()
+        self.earlier_glob = earlier_glob
+        self.signatures_glob = signatures_glob
+        self.cfg = cfg
+
+    def expand(self, articles):
+        earlier = (
+            articles.pipeline
+            | "ReadEarlier" >> ReadEarlierState(self.earlier_glob, earlier_rows)
+            | "FirstRun" >> beam.CombinePerKey(min)
+        )
+        split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(earlier)).with_outputs(
+            COPIES, main=NEW
+        )
+        if self.signatures_glob is None:
+            return {NEW: split[NEW], COPIES: split[COPIES]}
+        cfg = self.cfg
+        bands, rows = cfg.bands_rows
+        sigs = split[NEW] | "NewSignatures" >> beam.ParDo(WholeSignatureFn(cfg))
+        # (band key, (article_id, signature bytes)) of each new article
+        probes = sigs | "ProbeKeys" >> beam.FlatMap(
+            lambda kv: ((key, kv) for key in band_keys(np.frombuffer(kv[1], dtype=SIGNATURE_DTYPE), bands, rows))
+        )
+        wanted = beam.pvalue.AsSingleton(
+            probes | "WantedKeys" >> beam.Keys() | "WantedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
+        )
+        olds = articles.pipeline | "ReadSignatures" >> ReadEarlierState(self.signatures_glob, earlier_signature_rows, wanted, cfg)
+        threshold = cfg.threshold
+        # (band key, {new: [(id, sig)], old: [(run_id, id, story_id, sig)]}) -> the best earlier match per new article
+        best = (
+            {"new": probes, "old": olds}
+            | "GroupByBand" >> beam.CoGroupByKey()
+            | "EarlierMatches" >> beam.FlatMap(earlier_matches, threshold)
+            | "BestMatch" >> beam.CombinePerKey(min)
+        )
+        # The matches (near copies only, a few per run) reach the articles as a side input: no shuffle of text.
+        near = split[NEW] | "SplitNearCopies" >> beam.ParDo(SplitNearCopiesFn(), beam.pvalue.AsDict(best)).with_outputs(
+            COPIES, main=NEW
+        )
+        copies = (split[COPIES], near[COPIES]) | "AllEarlierCopies" >> beam.Flatten()
+        return {NEW: near[NEW], COPIES: copies}

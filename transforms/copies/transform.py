@@ -1,0 +1,88 @@
+"""The copy-detection composite: FindCopies (exact and near copies within one run) and its signature DoFn."""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from schemas.records import CleanArticle
+from transforms.copies.components import candidate_of, resolve_copies, star_edges, verified_bucket_edges
+from transforms.copies.config import CopyConfig
+from transforms.copies.minhash import article_signature, band_keys, band_signature, permutations, stored_signature
+
+COPIES = "copies"
+SIGNATURES = "signatures"
+_BANDS = "bands"
+
+
+class SignatureFn(beam.DoFn):
+    """CleanArticle -> (band key, (CopyCandidate, 16-bit band signature bytes)) for each LSH band (main output),
+    and ('signatures', (article_id, whole signature bytes)) for later runs.
+
+    Guarantees: the same article gives the same keys and bytes under the same config (seeded permutations).
+    """
+
+    def __init__(self, cfg: CopyConfig):
+        self.cfg = cfg
+
+    def setup(self):
+        self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
+        self.bands, self.rows = self.cfg.bands_rows
+
+    def process(self, a: CleanArticle):
+        sig = article_signature(a, self.perms, self.cfg.shingle_size)
+        candidate, banded = candidate_of(a), band_signature(sig)
+        for key in band_keys(sig, self.bands, self.rows):
+            yield key, (candidate, banded)
+        yield beam.pvalue.TaggedOutput(SIGNATURES, (a.article_id, stored_signature(sig)))
+
+
+class FindCopies(beam.PTransform):
+    """PCollection[CleanArticle] -> {copies: PCollection[(article_id, (duplicate_of, duplicate_kind))],
+    signatures: PCollection[(article_id, MinHash bytes)]}.
+
+    Stages, as in text-dedup: signature -> band buckets -> verified candidate edges -> components.
+    Exact copies share a normalised-text hash or a canonical URL; near copies share an LSH bucket and
+    an estimated Jaccard >= threshold. Each component keeps its best article (earliest published, then
+    most complete); `copies` names every other member once, with the kept article and `exact` or `near`.
+    `signatures` has every input article's whole signature, so later runs can be compared with this one
+    (the run state) without a second MinHash.
+    """
+
+    def __init__(self, cfg: CopyConfig = CopyConfig()):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, articles):
+        candidates = articles | "Candidates" >> beam.Map(candidate_of)
+        # (content_hash, CopyCandidate) -> edges
+        by_hash = (
+            candidates
+            | "KeyByHash" >> beam.Map(lambda n: (n.content_hash, n))
+            | "GroupByHash" >> beam.GroupByKey()
+            | "HashEdges" >> beam.FlatMap(lambda kv: star_edges(kv[1]))
+        )
+        # (canonical_url, CopyCandidate) -> edges
+        by_url = (
+            candidates
+            | "WithUrl" >> beam.Filter(lambda n: n.canonical_url is not None)
+            | "KeyByUrl" >> beam.Map(lambda n: (n.canonical_url, n))
+            | "GroupByUrl" >> beam.GroupByKey()
+            | "UrlEdges" >> beam.FlatMap(lambda kv: star_edges(kv[1]))
+        )
+        # (band key, (CopyCandidate, band signature)) -> verified edges
+        threshold = self.cfg.threshold
+        signed = articles | "Signatures" >> beam.ParDo(SignatureFn(self.cfg)).with_outputs(SIGNATURES, main=_BANDS)
+        near = (
+            signed[_BANDS]
+            | "GroupByBand" >> beam.GroupByKey()
+            | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], threshold))
+        )
+        # (None, edge) -> components in one step over the (few) edges
+        copies = (
+            (by_hash, by_url, near)
+            | "AllEdges" >> beam.Flatten()
+            # A single-key step: every edge goes to one worker (issue 17 will remove it).
+            | "AllEdgesOneKey" >> beam.Map(lambda e: (None, e))
+            | "GatherAllEdges" >> beam.GroupByKey()
+            | "Components" >> beam.FlatMap(lambda kv: resolve_copies(kv[1]).items())
+        )
+        return {COPIES: copies, SIGNATURES: signed[SIGNATURES]}

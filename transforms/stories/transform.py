@@ -1,0 +1,236 @@
+"""The stories composites: ClusterEvents, ClusterWithEarlierStories, AssembleStories and GroupStories at the face."""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from schemas.records import ArticleTerms
+from transforms.earlier import ReadEarlierState
+from transforms.stories.assembly import (
+    COPIES,
+    STORIES,
+    assemble_story,
+    attach_copies,
+    attach_label,
+    join_article,
+    member_of,
+    split_copies,
+    with_member,
+)
+from transforms.stories.blocking import block_keys, block_pairs
+from transforms.stories.config import StoryConfig
+from transforms.stories.continuation import earlier_in_cluster, earlier_terms, merged_windows, story_label
+from transforms.stories.linkage import average_linkage
+from transforms.stories.vectors import ArticleVector, DocFreq, DocFreqFn, article_terms, tfidf_vector
+
+ARTICLES = "articles"
+TERMS = "terms"
+LABELS = "labels"
+CONTINUED = "continued"
+
+
+class VectorFn(beam.DoFn):
+    """ArticleTerms -> its ArticleVector, with the corpus DocFreq as a side input."""
+
+    def __init__(self, cfg: StoryConfig):
+        self.cfg = cfg
+
+    def process(self, t: ArticleTerms, dfs: DocFreq):
+        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline)
+
+
+class BlockKeysFn(beam.DoFn):
+    """ArticleVector -> (block key, ArticleVector) for each of its blocks that is not oversized."""
+
+    def __init__(self, cfg: StoryConfig):
+        self.cfg = cfg
+
+    def process(self, v: ArticleVector, dfs: DocFreq, oversized):
+        for key in block_keys(v, dfs.undated > 0, self.cfg):
+            if key not in oversized:
+                yield key, v
+
+
+class AssembleStoryFn(beam.DoFn):
+    """(story label, [(StoryMember, copy info)]) -> (article_id, StoryAssignment) for each member (main output)
+    and ('stories', StoryRow) once. See assembly.assemble_story."""
+
+    def process(self, kv):
+        assignments, row = assemble_story(*kv)
+        yield from assignments
+        yield beam.pvalue.TaggedOutput(STORIES, row)
+
+
+class ClusterEvents(beam.PTransform):
+    """PCollection[ArticleTerms] (no copies) -> PCollection[(article_id, cluster label)] for clustered articles.
+
+    Document frequencies in one global combine (side input) -> one sparse TF-IDF vector per article ->
+    blocks keyed by (strong rare term, time slice) -> cosine scores inside blocks (each pair scored once)
+    -> average-linkage clustering over the candidate graph. A cluster's label is its best-ranked member's
+    id. Articles that join no other article are absent from the output: each is a story of its own.
+    """
+
+    def __init__(self, cfg: StoryConfig = StoryConfig()):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, terms):
+        cfg = self.cfg
+        dfs = beam.pvalue.AsSingleton(
+            terms
+            | "TermSets" >> beam.Map(lambda t: (list(t.counts[0].keys()), t.ts is not None))
+            | "DocFreq" >> beam.CombineGlobally(DocFreqFn()).without_defaults()
+        )
+        vecs = terms | "Vectors" >> beam.ParDo(VectorFn(cfg), dfs)
+        # (block key, 1) -> the set of block keys with more than max_block articles
+        oversized = beam.pvalue.AsSingleton(
+            vecs
+            | "AllBlockKeys" >> beam.FlatMap(lambda v, d: block_keys(v, d.undated > 0, cfg), dfs)
+            | "BlockSizes" >> beam.combiners.Count.PerElement()
+            | "Oversized" >> beam.Filter(lambda kv: kv[1] > cfg.max_block)
+            | "OversizedKeys" >> beam.Keys()
+            | "OversizedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
+        )
+        # ((term, time slice), ArticleVector) -> scored pairs
+        edges = (
+            vecs
+            | "BlockKeys" >> beam.ParDo(BlockKeysFn(cfg), dfs, oversized)
+            | "GroupByBlock" >> beam.GroupByKey()
+            | "ScorePairs" >> beam.FlatMap(lambda kv, o: block_pairs(kv[0], kv[1], o, cfg), oversized)
+        )
+        # (None, edge) -> one clustering step over the candidate graph
+        return (
+            edges
+            # A single-key step: every edge goes to one worker (issue 17 will remove it).
+            | "AllEdgesOneKey" >> beam.Map(lambda e: (None, e))
+            | "GatherAllEdges" >> beam.GroupByKey()
+            | "AverageLinkage" >> beam.FlatMap(lambda kv: average_linkage(kv[1], cfg).items())
+        )
+
+
+class ClusterWithEarlierStories(beam.PTransform):
+    """PCollection[ArticleTerms] (no copies) -> {labels: PCollection[(article_id, cluster label)],
+    continued: PCollection[(cluster label, earlier story_id)]}.
+
+    The articles are clustered (ClusterEvents) together with the earlier runs' articles in the story_terms
+    files matching `earlier_glob` that were published within the window of one of them. `labels` may name
+    earlier articles (earlier_article_id ids, never this run's); `continued` gives each cluster holding
+    earlier articles the story of its best-ranked earlier article.
+    """
+
+    def __init__(self, earlier_glob: str, cfg: StoryConfig = StoryConfig()):
+        super().__init__()
+        self.earlier_glob, self.cfg = earlier_glob, cfg
+
+    def expand(self, terms):
+        cfg = self.cfg
+        windows = beam.pvalue.AsSingleton(
+            terms
+            | "DatedTimes" >> beam.FlatMap(lambda t: [t.ts] if t.ts is not None else [])
+            | "AllTimes" >> beam.combiners.ToList()
+            | "Windows" >> beam.Map(merged_windows, cfg.window_s)
+        )
+        # (ArticleTerms, story_id) of each earlier article within the windows
+        earlier = terms.pipeline | "ReadEarlierTerms" >> ReadEarlierState(self.earlier_glob, earlier_terms, windows, cfg)
+        labels = (
+            (terms, earlier | "EarlierOnly" >> beam.Map(lambda e: e[0])) | "WithEarlier" >> beam.Flatten()
+            | "ClusterEvents" >> ClusterEvents(cfg)
+        )
+        # (label, story_id) of each cluster holding earlier articles: the best-ranked one's story
+        continued = (
+            {"label": labels, "earlier": earlier | "EarlierStory" >> beam.Map(lambda e: (e[0].article_id, (e[0].rank, e[1])))}
+            | "JoinEarlierLabels" >> beam.CoGroupByKey()
+            | "EarlierInCluster" >> beam.FlatMap(earlier_in_cluster)
+            | "BestEarlier" >> beam.CombinePerKey(min)
+            | "ContinuedStory" >> beam.MapTuple(lambda label, rank_story: (label, rank_story[1]))
+        )
+        return {LABELS: labels, CONTINUED: continued}
+
+
+class AssembleStories(beam.PTransform):
+    """{articles: CleanArticle, uniques: ArticleTerms, copies: (kept id, (copy id, kind)), labels: (article_id,
+    cluster label)[, continued: (cluster label, earlier story_id)]} -> {articles: PCollection[(CleanArticle,
+    StoryAssignment)], stories: PCollection[StoryRow]}.
+
+    Guarantees: every article comes out once; copies point to their kept article and share its story; each
+    story has exactly one canonical article (assembly.assemble_story). Verdicts are computed on light records;
+    the full articles (with text) meet their verdict in one join at the end.
+    """
+
+    def expand(self, inputs):
+        articles, uniques = inputs[ARTICLES], inputs["uniques"]
+        members = articles | "StoryMembers" >> beam.Map(lambda a: (a.article_id, member_of(a)))
+        # (article_id, {kept, labels}) -> (article_id, label) for every non-copy
+        kept_labels = (
+            {"kept": uniques | "KeyUnique" >> beam.Map(lambda t: (t.article_id, None)), "labels": inputs[LABELS]}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "AttachLabel" >> beam.FlatMap(attach_label)
+        )
+        # (kept id, {label, copies}) -> (article_id, (label, copy info)) for every article
+        verdicts = (
+            {"label": kept_labels, "copies": inputs[COPIES]}
+            | "JoinKeptAndCopies" >> beam.CoGroupByKey()
+            | "AttachCopies" >> beam.FlatMap(attach_copies)
+        )
+        # (article_id, {verdict, member}) -> (story label, (StoryMember, copy info))
+        by_label = (
+            {"verdict": verdicts, "member": members}
+            | "JoinMembers" >> beam.CoGroupByKey()
+            | "WithMember" >> beam.FlatMap(with_member)
+        )
+        if CONTINUED in inputs:
+            continued = beam.pvalue.AsDict(inputs[CONTINUED])
+            by_label = by_label | "ContinuedLabel" >> beam.Map(lambda kv, cont: (story_label(kv[0], cont), kv[1]), continued)
+        # (story label, [(StoryMember, copy info)]) -> one story
+        assembled = (
+            by_label
+            | "GroupByStory" >> beam.GroupByKey()
+            | "AssembleStory" >> beam.ParDo(AssembleStoryFn()).with_outputs(STORIES, main="assignments")
+        )
+        # (article_id, {article, verdict}) -> (CleanArticle, StoryAssignment): the one join of full articles
+        joined = (
+            {"article": articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a)), "verdict": assembled["assignments"]}
+            | "JoinArticles" >> beam.CoGroupByKey()
+            | "ArticleVerdicts" >> beam.FlatMap(join_article)
+        )
+        return {ARTICLES: joined, STORIES: assembled[STORIES]}
+
+
+class GroupStories(beam.PTransform):
+    """{articles: PCollection[CleanArticle], copies: PCollection[(article_id, (duplicate_of, duplicate_kind))]}
+    -> {articles: PCollection[(CleanArticle, StoryAssignment)], stories: PCollection[StoryRow],
+    terms: PCollection[ArticleTerms]}.
+
+    `copies` is the copy verdicts of these articles (FindCopies). The non-copies are clustered into same-event
+    stories (ClusterEvents); with `earlier_glob` (earlier runs' story_terms state) together with the earlier
+    articles published within the window of them, joining the story of the earlier articles their cluster
+    holds. `terms` is the clustered (non-copy) articles' term counts: state for later runs.
+
+    Guarantees: every input article comes out exactly once; copies point to the kept article
+    (`duplicate_of`) and share its story; each story has exactly one canonical article, chosen among its
+    non-copies as the earliest published, then the most complete.
+    """
+
+    def __init__(self, cfg: StoryConfig = StoryConfig(), earlier_glob: str | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.earlier_glob = earlier_glob
+
+    def expand(self, inputs):
+        cfg = self.cfg
+        articles = inputs[ARTICLES]
+        terms = articles | "TermCounts" >> beam.Map(lambda a: (a.article_id, article_terms(a, cfg)))
+        # (article_id, {terms, copies}) -> non-copies, and copies keyed by their kept article
+        split = (
+            {"terms": terms, "copies": inputs[COPIES]}
+            | "JoinCopies" >> beam.CoGroupByKey()
+            | "SplitCopies" >> beam.FlatMap(split_copies).with_outputs(COPIES, main="uniques")
+        )
+        uniques = split["uniques"]
+        assembly = {ARTICLES: articles, "uniques": uniques, COPIES: split[COPIES]}
+        if self.earlier_glob is None:
+            assembly[LABELS] = uniques | "ClusterEvents" >> ClusterEvents(cfg)
+        else:
+            clustered = uniques | "ClusterWithEarlierStories" >> ClusterWithEarlierStories(self.earlier_glob, cfg)
+            assembly[LABELS], assembly[CONTINUED] = clustered[LABELS], clustered[CONTINUED]
+        stories = assembly | "AssembleStories" >> AssembleStories()
+        return {ARTICLES: stories[ARTICLES], STORIES: stories[STORIES], TERMS: uniques}
