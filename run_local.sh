@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # newsbeam on this machine.
 #   ./run_local.sh            set up .venv (first time), run the pipeline on seeds/ into out/, print a summary
-#   ./run_local.sh test       set up the same way and run the test suite
+#   ./run_local.sh test       set up the same way, lint (ruff, import layers) and run the test suite
+#                             (./run_local.sh test -m 'not e2e' runs only the fast layers)
 #   ./run_local.sh run ...    any `newsbeam` command, e.g. ./run_local.sh sql "SELECT count(*) FROM articles"
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -40,6 +41,10 @@ case "${1:-}" in
     ;;
   test)
     shift
+    # The shape first: one lint configuration (ruff.toml) and the import layers (.importlinter), then the tests.
+    "$VENV/bin/ruff" check --quiet . || { echo "ruff found problems (see above)" >&2; exit 1; }
+    "$VENV/bin/lint-imports" --no-cache > "$VENV/lint-imports.log" 2>&1 || { cat "$VENV/lint-imports.log" >&2; exit 1; }
+    echo "lint: ruff and the import layers pass" >&2
     exec "$VENV/bin/python" -m pytest -q "$@"
     ;;
   *)

@@ -24,7 +24,6 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 
-
 # ------------------------------------------------------------------------------------------
 # Scores (pure functions)
 # ------------------------------------------------------------------------------------------
@@ -180,7 +179,7 @@ def headline_proxies(folder: str, out_dir: str) -> list[tuple[str, str]]:
                 for r in records:
                     row = {"id": r["id"], "event": r["event"], "title": r["title"]}
                     if dated:
-                        row["published"] = dt.datetime.fromtimestamp(times[str(r["id"])], dt.timezone.utc).isoformat()
+                        row["published"] = dt.datetime.fromtimestamp(times[str(r["id"])], dt.UTC).isoformat()
                     f.write(json.dumps(row) + "\n")
             out.append((name[:-6] + suffix, path))
     return out
@@ -246,7 +245,7 @@ def across_runs_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[dic
         times = synthetic_times(records)
         records.sort(key=lambda r: times[str(r["id"])])
         for r in records:
-            r["published"] = dt.datetime.fromtimestamp(times[str(r["id"])], dt.timezone.utc).isoformat()
+            r["published"] = dt.datetime.fromtimestamp(times[str(r["id"])], dt.UTC).isoformat()
         gold = {str(r["id"]): r["event"] for r in records}
         work = os.path.join(out_dir, "across-" + name[:-6])
         parts = []

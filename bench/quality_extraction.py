@@ -203,7 +203,7 @@ def best_of(pages, systems: list[dict[str, str]]) -> dict[str, str]:
     """Per page, the output of whichever system scores best on it: a ceiling for choosing among those systems."""
     best = {}
     for pid, _, gold in pages:
-        def f1(text):
+        def f1(text, gold=gold):
             tp, fp, fn = page_counts(gold, text)
             return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
         best[pid] = max((s.get(pid, "") for s in systems), key=f1)

@@ -15,16 +15,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import __version__, commit, incremental, local
 from pipeline.plan import RunPlan, UsageError, plan_run, settings_from
 from pipeline.sql import tables_present
-from pipeline.views import views_sql
 from pipeline.summary import print_summary
+from pipeline.views import views_sql
 from schemas import counts as c
 from schemas.records import UTC
 from transforms.clean import StripBoilerplate
 from transforms.copies import FindCopies, MarkEarlierCopies
 from transforms.fetch import FetchArticles, WriteFetchState
-from transforms.progress import LOG_SOURCE
+from transforms.progress import LOG_SOURCE, ReportProgress
 from transforms.progress import LOGGER as PROGRESS_LOGGER
-from transforms.progress import ReportProgress
 from transforms.read import ReadArticles
 from transforms.rejecting import REJECTS
 from transforms.stories import GroupStories

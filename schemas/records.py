@@ -5,7 +5,7 @@ import dataclasses
 import datetime as dt
 from collections import Counter
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # Input formats (the `input_format` column).
 FORMAT_TEXT = "text"

@@ -63,11 +63,11 @@ class Reject:
         object.__setattr__(self, "reason", Reason(self.reason))
 
     @classmethod
-    def of(cls, source_uri: str, input_id: str | None, stage: Stage, reason: Reason, detail: str) -> "Reject":
+    def of(cls, source_uri: str, input_id: str | None, stage: Stage, reason: Reason, detail: str) -> Reject:
         return cls(source_uri, input_id, stage, reason, detail[:MAX_DETAIL])
 
     @classmethod
-    def from_error(cls, source_uri: str, input_id: str | None, stage: Stage, error: "RejectError") -> "Reject":
+    def from_error(cls, source_uri: str, input_id: str | None, stage: Stage, error: RejectError) -> Reject:
         return cls.of(source_uri, input_id, stage, error.reason, error.detail)
 
 

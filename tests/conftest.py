@@ -163,3 +163,14 @@ def _session_tempdir(tmp_path_factory):
         os.environ.pop("TMPDIR", None)
     else:
         os.environ["TMPDIR"] = old_env
+
+
+# Test layers: pure functions and TestPipeline composites are fast; files of end-to-end runs are marked e2e
+# as a whole (a test elsewhere that runs the pipeline carries @pytest.mark.e2e itself).
+E2E_FILES = {"test_e2e.py", "test_incremental.py", "test_local.py", "test_cli.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in E2E_FILES:
+            item.add_marker(pytest.mark.e2e)

@@ -46,7 +46,7 @@ def test_title_agreement_allows_a_site_suffix_but_not_a_different_line():
 
 
 def test_date_agreement_counts_same_day_missing_and_other():
-    day = lambda d, h=0: dt.datetime(2012, 7, d, h, tzinfo=dt.timezone.utc)  # noqa: E731
+    day = lambda d, h=0: dt.datetime(2012, 7, d, h, tzinfo=dt.UTC)  # noqa: E731
     html = {"1": day(24, 1), "2": day(24), "3": day(24), "4": None}
     raw = {"1": day(24, 23), "2": None, "3": day(21), "4": day(1)}
     assert date_agreement(raw, html) == (1, 1, 1, 3)

@@ -3,19 +3,19 @@ import datetime as dt
 import json
 
 import apache_beam as beam
-import pytest
 import duckdb
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.fingerprints import comparison_text, content_hash
+from schemas.layout import COUNTS_FILE
 from schemas.records import UTC, CleanArticle, RawArticle, StoryAssignment, StoryRow
 from schemas.rejects import Reject
 from transforms.clean import StripBoilerplate
-from transforms.identity import content_id
 from transforms.copies import FindCopies
+from transforms.fingerprints import comparison_text, content_hash
+from transforms.identity import content_id
 from transforms.stories import GroupStories
-from schemas.layout import COUNTS_FILE
 from transforms.write import WriteTables
 
 

@@ -11,7 +11,7 @@ from transforms.fetch.documents import DocumentError
 
 WEB = pathlib.Path(__file__).resolve().parent / "fixtures" / "web"
 BASE = "http://news.example.org"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def fixture(name: str) -> bytes:

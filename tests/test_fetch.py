@@ -5,8 +5,8 @@ import io
 import ipaddress
 
 import pytest
-
 from conftest import Reply, http_date
+
 from pipeline.main import UsageError, run
 from pipeline.sql import connect
 from schemas.rejects import Reason, RejectError
@@ -83,7 +83,7 @@ def test_allow_networks_lets_one_private_network_through():
 
 def test_retry_after_and_backoff():
     assert parse_retry_after("7") == 7.0
-    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     assert parse_retry_after("Mon, 01 Jan 2024 00:00:30 GMT", now) == 30.0
     assert parse_retry_after("soon") is None
     cfg = FetchConfig(backoff=1.0, max_backoff=5.0)
@@ -130,7 +130,7 @@ def test_validators_are_kept_and_sent_per_canonical_url():
 
 
 def _fetched(request: FetchRequest, body: bytes, content_type: str = "application/xml") -> Fetched:
-    return Fetched(request, request.url, 200, content_type, "utf-8", body, dt.datetime(2024, 3, 9, tzinfo=dt.timezone.utc))
+    return Fetched(request, request.url, 200, content_type, "utf-8", body, dt.datetime(2024, 3, 9, tzinfo=dt.UTC))
 
 
 NEWS_SITEMAP = b"""<?xml version="1.0"?>
@@ -399,6 +399,7 @@ def feed_files(web, tmp_path):
     return opml, urls
 
 
+@pytest.mark.e2e
 def test_end_to_end_feeds_urls_sitemap_then_conditional_second_run(web, feed_files, tmp_path):
     opml, urls = feed_files
     out = tmp_path / "out"
@@ -411,7 +412,7 @@ def test_end_to_end_feeds_urls_sitemap_then_conditional_second_run(web, feed_fil
     assert paths == ["articles/a1.html", "articles/a2.html?utm_source=rss&utm_medium=feed", "articles/a3.html", "articles/a4.html", "articles/a5.html"]
     assert {a[4] for a in arts} == {"http"}
     a5 = arts[4]  # the page has no date: the Atom entry's date and author fill in
-    assert a5[3] == dt.datetime(2024, 3, 8, 6, 45, tzinfo=dt.timezone.utc) and a5[2] == "Baker Reporter"
+    assert a5[3] == dt.datetime(2024, 3, 8, 6, 45, tzinfo=dt.UTC) and a5[2] == "Baker Reporter"
     rejects = dict(con.sql("SELECT split_part(source_uri, '/', 4) || '/' || split_part(source_uri, '/', 5), reason FROM rejects").fetchall())
     assert rejects["feeds/broken.xml"] == "feed_malformed"
     assert rejects["feeds/gone.xml"] == "http_404"
@@ -441,6 +442,7 @@ def test_end_to_end_feeds_urls_sitemap_then_conditional_second_run(web, feed_fil
     assert con.sql(f"SELECT count(*) FROM rejects WHERE run_id = '{row2['run_id']}' AND reason LIKE '%modified%'").fetchall()[0][0] == 0
 
 
+@pytest.mark.e2e
 def test_blocked_by_default_end_to_end(web, tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text(web.url("/articles/a1.html") + "\n")
@@ -450,6 +452,7 @@ def test_blocked_by_default_end_to_end(web, tmp_path):
     assert web.seen() == []
 
 
+@pytest.mark.e2e
 def test_missing_feed_list_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         run(["--feeds", str(tmp_path / "nope.opml"), "--output", str(tmp_path / "out")])

@@ -12,10 +12,10 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.main import UsageError, run
+from pipeline.sql import connect
 from schemas.layout import FILES_STATE as FILES_DIR
 from schemas.layout import LOCK as LOCK_FILE
 from schemas.layout import SIGNATURES_STATE as SIGNATURES_DIR
-from pipeline.sql import connect
 from transforms.read import ReadArticles
 
 SEEDS = pathlib.Path(__file__).resolve().parent.parent / "seeds"

@@ -32,7 +32,6 @@ from transforms.stories.continuation import (
 from transforms.stories.linkage import average_linkage, group_similarity
 from transforms.stories.vectors import ArticleVector, DocFreq, cosine, term_counts, tfidf_vector
 
-
 CFG = StoryConfig()
 T0 = dt.datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
 

@@ -47,7 +47,7 @@ def test_iter_warc_records(tmp_path, gz):
     rejects = [i for i in items if isinstance(i, Reject)]
     skipped = sorted(i.rec_type for i in items if isinstance(i, Skipped))
     assert [a.url for a in arts] == ["https://news.example.org/a5.html", "https://news.example.org/a1.html"]
-    assert arts[0].fallback_published_at == dt.datetime(2024, 3, 9, 12, 0, tzinfo=dt.timezone.utc)
+    assert arts[0].fallback_published_at == dt.datetime(2024, 3, 9, 12, 0, tzinfo=dt.UTC)
     assert arts[0].published_at is None  # the WARC date is only a fallback for the page's own date
     assert "Bakery cooperative" in arts[0].content and arts[0].input_format == "warc"
     assert sorted(r.reason for r in rejects) == ["http_404", "not_html"]
@@ -74,6 +74,7 @@ def test_detect_format():
     assert detect_format("x/crawl.warc") == ("warc", False)
 
 
+@pytest.mark.e2e
 def test_newsbeam_run_on_warc_end_to_end(tmp_path):
     path = write_warc(tmp_path / "crawl.warc.gz")
     out = tmp_path / "out"
@@ -83,6 +84,6 @@ def test_newsbeam_run_on_warc_end_to_end(tmp_path):
     assert [a[0] for a in arts] == ["https://news.example.org/a1.html", "https://news.example.org/a5.html"]
     # a1 has its own date; a5 has none, so the WARC-Date fills in.
     assert arts[0][1].date() == dt.date(2024, 3, 4)
-    assert arts[1][1] == dt.datetime(2024, 3, 9, 12, 0, tzinfo=dt.timezone.utc)
+    assert arts[1][1] == dt.datetime(2024, 3, 9, 12, 0, tzinfo=dt.UTC)
     assert sorted(r[0] for r in con.sql("SELECT reason FROM rejects").fetchall()) == ["http_404", "not_html"]
     assert row["article_count"] == 2

@@ -76,7 +76,7 @@ class _CheckedConnectionMixin:
                     sock.settimeout(self.timeout)
                 sock.connect(sockaddr)
                 return sock
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 sock.close()
                 raise ConnectTimeoutError(self, f"Connection to {self.host} timed out (connect timeout={self.timeout})") from exc
             except OSError as exc:
@@ -128,8 +128,14 @@ def http_get(pm, url: str, headers: dict, cfg: FetchConfig, want_body: Callable[
     `want_body(status, headers)` is True. Raises FetchError for what can go wrong on the wire."""
     import urllib3
     from urllib3.exceptions import (
-        ConnectTimeoutError, DecodeError, HTTPError, LocationParseError, NewConnectionError, ProtocolError,
-        ReadTimeoutError, SSLError,
+        ConnectTimeoutError,
+        DecodeError,
+        HTTPError,
+        LocationParseError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
     )
 
     started = clock()

@@ -125,7 +125,7 @@ class SlotFetcher:
     def _fetch_robots(self, h: _Host, scheme: str) -> None:
         url = f"{scheme}://{h.key}/robots.txt"
         outcome: Response | FetchError = FetchError(Reason.TOO_MANY_REDIRECTS, "robots.txt redirected too often")
-        for hop in range(self.cfg.max_redirects + 1):
+        for hop in range(self.cfg.max_redirects + 1):  # noqa: B007 - `hop` is read after the loop
             outcome = self._send(h, url, {}, lambda status, _h: 200 <= status < 300)
             if isinstance(outcome, Response) and outcome.status in REDIRECT_STATUSES and outcome.headers.get("location"):
                 try:
@@ -177,7 +177,8 @@ class SlotFetcher:
             if status == 429 or status >= 500:
                 retry_after = parse_retry_after(result.headers.get("retry-after"))
                 if retry_after is not None and retry_after > cfg.max_retry_after:
-                    return Failed(req, status_reason(status), f"HTTP {status} with Retry-After {retry_after:.0f}s, above the cap of {cfg.max_retry_after:.0f}s" + _via(url, req.url))
+                    detail = f"HTTP {status} with Retry-After {retry_after:.0f}s, above the cap of {cfg.max_retry_after:.0f}s"
+                    return Failed(req, status_reason(status), detail + _via(url, req.url))
                 if attempt < cfg.retries:
                     attempt += 1
                     not_before = self.clock() + backoff_delay(cfg, attempt, retry_after)

@@ -16,7 +16,14 @@ from transforms.fetch.config import FetchConfig
 from transforms.fetch.discovery import best_request, discover, listed_urls
 from transforms.fetch.pages import to_raw_article
 from transforms.fetch.records import (
-    KIND_FEED, KIND_PAGE, KIND_SITEMAP, Fetched, FetchRequest, FetchSources, NotModified, merge_host_states,
+    KIND_FEED,
+    KIND_PAGE,
+    KIND_SITEMAP,
+    Fetched,
+    FetchRequest,
+    FetchSources,
+    NotModified,
+    merge_host_states,
 )
 from transforms.fetch.scheduler import SlotFetcher, slot_of
 from transforms.fetch.validators import newest, read_validators

@@ -44,7 +44,8 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
     source = record_uri(path, number)
     record_id = record.rec_headers.get_header("WARC-Record-ID")
     if not is_http_url(uri):
-        return Reject.of(source, record_id, Stage.READ, Reason.UNREADABLE, f"response record without an http(s) target URI ({uri[:200]!r}): not a WARC/ARC record?")
+        detail = f"response record without an http(s) target URI ({uri[:200]!r}): not a WARC/ARC record?"
+        return Reject.of(source, record_id, Stage.READ, Reason.UNREADABLE, detail)
     http = record.http_headers
     if http is None:
         return Reject.of(source, record_id, Stage.READ, Reason.UNSUPPORTED_FORMAT, f"response record for {uri} without HTTP headers")
