@@ -1,18 +1,21 @@
-"""The `newsbeam` command: `newsbeam run ...` and `newsbeam sql ...`."""
+"""The `newsbeam` command: one subcommand per module (`newsbeam run ...`, `newsbeam sql ...`), listed in COMMANDS."""
 from __future__ import annotations
 
-import argparse
+import importlib
 import logging
 import sys
 
-USAGE = """usage: newsbeam <command> [options]
+# name -> (module whose `command(argv) -> int` runs it, one line for the usage text)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("pipeline.main", "read articles, strip boilerplate, find copies and stories, write Parquet"),
+    "sql": ("pipeline.sql", "query the output's views with DuckDB"),
+}
 
-commands:
-  run    read articles, strip boilerplate, deduplicate into stories, write Parquet
-         (newsbeam run --help lists every option)
-  sql    query the output tables with DuckDB
-         (newsbeam sql --output out/ "SELECT site, count(*) FROM articles GROUP BY site")
-"""
+
+def usage() -> str:
+    lines = ["usage: newsbeam <command> [options]   (newsbeam <command> --help explains each)", "", "commands:"]
+    lines += [f"  {name:<9}{what}" for name, (_, what) in COMMANDS.items()]
+    return "\n".join(lines) + "\n"
 
 
 class _DropNoise(logging.Filter):
@@ -34,47 +37,7 @@ class _DropNoise(logging.Filter):
 _NOISY_LOGGERS = ("", "apache_beam.options.pipeline_options", "apache_beam.runners.portability.local_job_service")
 
 
-def _run(argv: list[str]) -> int:
-    if any(a in ("-h", "--help") for a in argv):
-        from pipeline.options import help_parser
-
-        help_parser("newsbeam run").print_help()
-        return 0
-    from pipeline.main import UsageError, run
-
-    try:
-        run(argv)
-    except UsageError as exc:
-        print(f"newsbeam run: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _sql(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="newsbeam sql",
-        description="Run SQL over the output tables. Views: articles, stories, rejects, runs "
-        "(each over <output>/<table>/**/*.parquet, all runs; filter on run_id for one run).",
-    )
-    parser.add_argument("--output", default="out", help="The output directory of `newsbeam run` (default: out).")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="How to print rows (default: table).")
-    parser.add_argument("--max-rows", type=int, default=100, help="Rows shown in table format (default: 100).")
-    parser.add_argument("query", help="A DuckDB SQL query, e.g. \"SELECT count(*) FROM articles\".")
-    args = parser.parse_args(argv)
-    import duckdb
-
-    from pipeline.sql import run_sql
-
-    try:
-        run_sql(args.output, args.query, args.format, args.max_rows)
-    except (FileNotFoundError, duckdb.Error) as exc:
-        print(f"newsbeam sql: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _configure_logging() -> None:
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(_DropNoise())
     from pipeline.local import LIBRARY_LOGGERS  # imports Beam: only once its noise filters are in place
@@ -87,16 +50,25 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s newsbeam %(message)s", "%H:%M:%S"))
     progress.addHandler(handler)
     progress.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE, end="")
+        print(usage(), end="")
         return 0 if argv else 2
+    if argv[0] == "--version":
+        from pipeline import __version__
+
+        print(f"newsbeam {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
-    if command == "run":
-        return _run(rest)
-    if command == "sql":
-        return _sql(rest)
-    print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr, end="")
-    return 2
+    if command not in COMMANDS:
+        print(f"newsbeam: unknown command {command!r}\n\n{usage()}", file=sys.stderr, end="")
+        return 2
+    _configure_logging()
+    module = importlib.import_module(COMMANDS[command][0])
+    return module.command(rest)
 
 
 if __name__ == "__main__":

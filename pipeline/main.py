@@ -29,7 +29,7 @@ from transforms.rejecting import REJECTS
 from transforms.stories import GroupStories
 from transforms.write import WriteRunState, WriteTables
 
-__all__ = ["UsageError", "build", "run"]
+__all__ = ["UsageError", "build", "command", "run"]
 
 
 def build(p: beam.Pipeline, plan: RunPlan) -> None:
@@ -155,3 +155,18 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
     commit.publish(s.layout, row, views_sql(s.layout, tables_present(s.layout)))
     print_summary(row, time.monotonic() - t0, out, fetch_hosts)
     return row
+
+
+def command(argv: list[str]) -> int:
+    """`newsbeam run ...`: 0 when the run committed, 2 for a usage error."""
+    if any(a in ("-h", "--help") for a in argv):
+        from pipeline.options import help_parser
+
+        help_parser("newsbeam run").print_help()
+        return 0
+    try:
+        run(argv)
+    except UsageError as exc:
+        print(f"newsbeam run: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

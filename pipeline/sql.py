@@ -51,3 +51,27 @@ def run_sql(output: str, query: str, fmt: str = "table", max_rows: int = 100) ->
         for row in rows:
             print(json.dumps(dict(zip(rel.columns, row)), default=str, ensure_ascii=False))
     return len(rows)
+
+
+def command(argv: list[str]) -> int:
+    """`newsbeam sql --output out/ "SELECT ..."`: 0 on success, 1 for a query or output error."""
+    import argparse
+
+    from pipeline.views import VIEW_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="newsbeam sql",
+        description="Run SQL over the output's views: " + ", ".join(VIEW_NAMES) + " (articles and stories show the "
+        "current state across all runs; article_rows and story_rows every run's rows; see views.sql in the output).",
+    )
+    parser.add_argument("--output", default="out", help="The output directory of `newsbeam run` (default: out).")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="How to print rows (default: table).")
+    parser.add_argument("--max-rows", type=int, default=100, help="Rows shown in table format (default: 100).")
+    parser.add_argument("query", help="A DuckDB SQL query, e.g. \"SELECT count(*) FROM articles\".")
+    args = parser.parse_args(argv)
+    try:
+        run_sql(args.output, args.query, args.format, args.max_rows)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        print(f"newsbeam sql: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
