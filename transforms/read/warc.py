@@ -20,6 +20,7 @@ from transforms.dates import DateMode, parse_date
 from transforms.decoding import decode_page
 from transforms.http_headers import is_html_type, split_content_type, status_reason
 from transforms.identity import content_id, source_key
+from transforms.rejecting import reject_for
 from transforms.urls import is_http_url
 
 
@@ -84,6 +85,10 @@ def iter_warc(path: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawArticl
     try:
         for record in ArchiveIterator(stream):
             number += 1
-            yield record_to_article(path, number, record, max_bytes)
+            try:
+                item = record_to_article(path, number, record, max_bytes)
+            except Exception as exc:  # every failure of one record becomes its reject, bugs included
+                item = reject_for(exc, record_uri(path, number), None, Stage.READ)
+            yield item
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
         yield Reject.of(record_uri(path, number + 1), None, Stage.READ, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
