@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from transforms.clean.config import CleanConfig
 
-
 # Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 # Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
@@ -40,8 +39,20 @@ _END = re.compile(r"""[.!?…:;。！？．；：।॥۔؟]["'“”‘’«»�
 _TRUNCATED = re.compile(r"(…|\.\.\.+|\[\.\.\.\]|\[…\])\s*$")
 
 
+# Bidirectional marks (LRM, RLM, ALM, embeddings, isolates) that right-to-left text carries after its punctuation.
+_TRAILING_BIDI = re.compile(r"[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]+$")
+# Thai and Lao write no sentence punctuation (a space ends a sentence): a line ending in one of their letters is a
+# sentence when it holds at least this many of them (a menu item or a tag is a word or two).
+_NO_PUNCTUATION_SCRIPT = re.compile(r"[\u0e01-\u0e5b\u0e81-\u0edf]")
+NO_PUNCTUATION_SENTENCE_CHARS = 20
+
+
 def ends_like_sentence(line: str) -> bool:
-    """Ends with sentence punctuation; a trailing ellipsis marks a truncated teaser, not a sentence."""
+    """Ends with sentence punctuation (bidi marks after it aside), or is a long enough Thai or Lao line; a trailing
+    ellipsis marks a truncated teaser, not a sentence."""
+    line = _TRAILING_BIDI.sub("", line)
+    if _NO_PUNCTUATION_SCRIPT.match(line[-1:]) and len(_NO_PUNCTUATION_SCRIPT.findall(line)) >= NO_PUNCTUATION_SENTENCE_CHARS:
+        return True
     return bool(_END.search(line)) and not _TRUNCATED.search(line)
 
 
