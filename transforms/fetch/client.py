@@ -77,6 +77,8 @@ class Deadline:
 
     def __exit__(self, *exc) -> None:
         self._timer.cancel()
+        with self._lock:
+            self._sock = None  # the connection may go back to the pool: a late timer must not shut it
         Deadline._current.deadline = None
 
     @classmethod
