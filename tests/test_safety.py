@@ -155,9 +155,9 @@ def write_gz_bomb(path, line_bytes: int, tail: bytes) -> None:
 
 
 def test_gzip_jsonl_line_is_capped_while_streaming(tmp_path):
-    # Before: the 200 MB line was read whole and only then found too large (peak RSS grew by about the line).
+    # Before: the 100 MB line was read whole and only then found too large (peak RSS grew by about the line).
     path = tmp_path / "bomb.jsonl.gz"
-    write_gz_bomb(path, 200 << 20, json.dumps({"id": "next", "text": BODY}).encode() + b"\n")
+    write_gz_bomb(path, 100 << 20, json.dumps({"id": "next", "text": BODY}).encode() + b"\n")
     assert path.stat().st_size < 1_000_000
     run = subprocess.run([sys.executable, "-c", PEAK, str(path), str(1 << 20)], capture_output=True, text=True, check=True)
     grew, reasons = run.stdout.split(" ", 1)
@@ -179,9 +179,9 @@ def write_warc_header_bomb(path, line_bytes: int) -> None:
 
 
 def test_warc_header_line_is_capped_while_streaming(tmp_path):
-    # Before: warcio read the 200 MB header line whole (peak RSS grew by about three times the line).
+    # Before: warcio read the 100 MB header line whole (peak RSS grew by about three times the line).
     path = tmp_path / "bomb.warc.gz"
-    write_warc_header_bomb(path, 200 << 20)
+    write_warc_header_bomb(path, 100 << 20)
     run = subprocess.run([sys.executable, "-c", PEAK, str(path), str(1 << 20)], capture_output=True, text=True, check=True)
     grew, reasons = run.stdout.split(" ", 1)
     assert len(reasons.split()) == 1  # the record is one article or one reject, never a crash
