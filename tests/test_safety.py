@@ -197,6 +197,14 @@ def test_feed_entities_are_not_expanded():
     assert entry.url == "http://e.example/1" and len(entry.title or "") <= len(doc)
 
 
+def test_feed_with_surrogate_character_references_is_read():
+    # Found while probing: feedparser's fallback parser raised UnicodeEncodeError on &#xD800; (a crash before).
+    doc = (b'<rss version="2.0"><channel><title>S &#55296;</title><item><title>A &#xD800; b &#xdfff;</title>'
+           b'<link>http://e.example/1</link></item></channel></rss>')
+    (entry,), _ = parse_feed(doc, "http://e.example/feed")
+    assert entry.title == "A \ufffd b \ufffd" and entry.site == "S \ufffd"
+
+
 def test_feed_doctype_that_never_ends_is_malformed():
     with pytest.raises(RejectError) as exc:
         parse_feed(b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "x">', "http://e.example/feed")

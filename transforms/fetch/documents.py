@@ -86,6 +86,11 @@ def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
 _DOCTYPE = re.compile(rb"<!DOCTYPE([^\[>]*)(\[(?:[^\]\"']|\"[^\"]*\"|'[^']*')*\]\s*)?>", re.IGNORECASE)
 _PROLOG_END = re.compile(rb"<!DOCTYPE|<[A-Za-z_]", re.IGNORECASE)  # a DOCTYPE, or the first element: no DOCTYPE
 _ENTITY = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
+# Character references to surrogates (&#xD800; .. &#xDFFF;, &#55296; .. &#57343;), which feedparser's fallback
+# parser cannot encode: they become U+FFFD, as lone surrogates do everywhere else.
+_SURROGATE_REF = re.compile(
+    rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9]\d\d|56\d{3}|57[0-2]\d\d|573[0-3]\d|5734[0-3]));"
+)
 
 
 def without_entity_declarations(data: bytes) -> bytes:
@@ -133,7 +138,11 @@ def parse_feed(data: bytes, url: str) -> tuple[list[Link], list[str]]:
         data = gunzip_capped(data, MAX_LIST_BYTES)
     if len(data) > MAX_FEED_BYTES:
         raise DocumentError(f"feed of {len(data)} bytes is above the limit of {MAX_FEED_BYTES}")
-    parsed = feedparser.parse(io.BytesIO(without_entity_declarations(data)), response_headers={"content-location": url})
+    try:
+        data = _SURROGATE_REF.sub(b"&#xFFFD;", without_entity_declarations(data))
+        parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
+    except Exception as exc:  # feedparser "never raises", yet its fallback parser does (&#xD800; -> UnicodeEncodeError)
+        raise DocumentError(f"feedparser failed on the document: {type(exc).__name__}: {exc}") from exc
     entries, problems = [], []
     for number, entry in enumerate(parsed.entries, start=1):
         link = _entry_link(entry, url)
