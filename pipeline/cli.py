@@ -9,6 +9,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.main", "read articles, strip boilerplate, find copies and stories, write Parquet"),
     "sql": ("pipeline.sql", "query the output's views with DuckDB"),
+    "stories": ("pipeline.stories", "the biggest or newest stories, one line each"),
+    "report": ("pipeline.report", "write a self-contained HTML report of an output"),
+    "export": ("pipeline.export", "write a query's rows to a CSV, JSONL or Parquet file"),
 }
 
 
