@@ -130,6 +130,7 @@ class ProgressBoard(logging.Filter):
         self.counts: dict[str, dict[str, int]] = {s: {} for s in STAGES}
         self.lock = threading.Lock()
         self.drawn = False  # a live line is on the terminal
+        self.logged = False  # a log line was written (then the last counts are logged at the end too)
 
     def filter(self, record) -> bool:
         parsed = parse_progress(record.getMessage())
@@ -178,11 +179,18 @@ class ProgressBoard(logging.Filter):
                 self.drawn = True
         elif now - self.last_log >= self.every_s:
             self.last_log = now
+            self.logged = True
             logging.getLogger(LOGGER).info("progress: %s", text)
 
     def close(self) -> None:
         with self.lock:
             self._clear()
+
+    def finish(self) -> None:
+        """At the end of the run: the final counts, when progress lines were logged."""
+        if self.logged and not self.live:
+            self.logged = False
+            logging.getLogger(LOGGER).info("progress: %s (done)", self.line())
 
 
 class _MakeRoom(logging.Filter):
@@ -224,3 +232,4 @@ def progress_board(stream, total: int | None = None, live: bool | None = None, e
         for handler in logger.handlers:
             handler.removeFilter(clearer)
         board.close()
+        board.finish()
