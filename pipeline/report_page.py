@@ -50,10 +50,16 @@ ul.heads { margin: 2px 0 0 0; padding-left: 16px; color: #555; }
 #report-errors { color: #b00; }
 """
 
+# First in the head, before plotly.js: collects every script error of the page.
+ERRORS_SCRIPT = """
+window.__reportErrors = [];
+window.addEventListener('error', function (e) { window.__reportErrors.push(String(e.message || e)); });
+"""
+
+# Last in the body: marks the page once it has loaded.
 STATUS_SCRIPT = """
 (function () {
-  var errors = [];
-  window.addEventListener('error', function (e) { errors.push(String(e.message || e)); mark(); });
+  var errors = window.__reportErrors || ['the error collector did not run'];
   function mark() {
     var plots = document.querySelectorAll('.plotly-graph-div');
     var drawn = 0;
@@ -269,6 +275,7 @@ def render(meta: dict, data: dict) -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>newsbeam report: {_esc(meta['output'])}</title>
 <style>{CSS}</style>
+<script>{ERRORS_SCRIPT}</script>
 <script>{get_plotlyjs()}</script>
 </head><body>
 <header><h1>newsbeam report</h1><p>{_esc(meta['output'])} · generated {_esc(_when(meta['generated_at']))} UTC{since}</p></header>

@@ -211,6 +211,9 @@ def progress_board(stream, total: int | None = None, live: bool | None = None, e
     """While the block runs: a ProgressBoard on the "newsbeam" logger, ticked every `redraw_s` by a thread."""
     board = ProgressBoard(stream, total, live, every_s)
     logger = logging.getLogger(LOGGER)
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:  # the counts are INFO records: let them reach the board
+        logger.setLevel(logging.INFO)
     logger.addFilter(board)
     clearer = _MakeRoom(board)  # lines of child loggers (newsbeam.fetch) pass the handlers, not the logger's filter
     for handler in logger.handlers:
@@ -229,6 +232,7 @@ def progress_board(stream, total: int | None = None, live: bool | None = None, e
         stop.set()
         thread.join()
         logger.removeFilter(board)
+        logger.setLevel(level)
         for handler in logger.handlers:
             handler.removeFilter(clearer)
         board.close()
