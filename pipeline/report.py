@@ -85,7 +85,7 @@ QUERIES = {
     "per_site": f"""SELECT coalesce(lower(site), '(no site)') AS site, count(*) AS articles,
                count(*) FILTER (WHERE duplicate_of IS NULL) AS unique_articles, count(DISTINCT story_id) AS stories
         FROM {ARTICLES_SINCE} GROUP BY 1 ORDER BY articles DESC, site LIMIT 25""",
-    "site_count": f"SELECT count(DISTINCT coalesce(lower(site), '(no site)')) AS n FROM {ARTICLES_SINCE}",
+    "site_count": f"SELECT count(DISTINCT lower(site)) AS n FROM {ARTICLES_SINCE}",
     "languages": f"""SELECT coalesce(nullif(language, ''), '(unknown)') AS language, count(*) AS articles
         FROM {ARTICLES_SINCE} GROUP BY 1 ORDER BY articles DESC, language""",
     "formats": f"""SELECT input_format, count(*) AS articles FROM {ARTICLES_SINCE} GROUP BY 1 ORDER BY articles DESC,

@@ -39,8 +39,7 @@ h2 { font-size: 17px; margin: 4px 0 8px; }
 .card { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 10px 16px; min-width: 110px; }
 .card b { display: block; font-size: 22px; }
 .card span { color: #666; font-size: 12px; }
-.row { display: flex; flex-wrap: wrap; gap: 16px; }
-.row > div { flex: 1 1 420px; min-width: 0; }
+.row { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 table { border-collapse: collapse; font-size: 12.5px; width: 100%; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
 th { background: #f3f5f7; font-weight: 600; }
@@ -48,6 +47,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space:
 td.t { white-space: nowrap; }
 ul.heads { margin: 2px 0 0 0; padding-left: 16px; color: #555; }
 #report-errors { color: #b00; }
+summary { cursor: pointer; color: #3a6ea5; font-size: 13px; margin: 6px 0; }
 """
 
 # First in the head, before plotly.js: collects every script error of the page.
@@ -86,6 +86,10 @@ def _when(value) -> str:
         return dt.datetime.fromisoformat(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return str(value)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _short(text, n: int) -> str:
@@ -228,17 +232,26 @@ def render(meta: dict, data: dict) -> str:
     periods = data["per_period"]
     unit = periods[0]["unit"] if periods else "day"
     undated_a = data["undated_articles"][0]["n"]
-    day_fig = _figure_html(_bar([d["period"] for d in periods], [d["articles"] for d in periods], COLORS["articles"],
-                                f"{unit} (UTC)", f"articles per {unit}"), "fig-days") if periods else _empty("dated articles")
+    if periods:
+        days_fig = _bar([d["period"] for d in periods], [d["articles"] for d in periods], COLORS["articles"], f"{unit} (UTC)",
+                        f"articles per {unit}")
+        # Bars as wide as their period (a date axis otherwise draws them a hair wide, or one bar over a millisecond).
+        days_fig.update_traces(width=0.8 * 86_400_000 * {"day": 1, "week": 7, "month": 30}[unit])
+        days_fig.update_xaxes(type="date")
+        day_fig = _figure_html(days_fig, "fig-days")
+    else:
+        day_fig = _empty("dated articles")
     sites = data["per_site"]
     site_fig = _figure_html(_bar([s["site"] for s in sites], [s["articles"] for s in sites], COLORS["articles"], "site",
                                  "articles", horizontal=True), "fig-sites") if sites else _empty("articles")
     parts.append(_section(f"Articles per {unit} and per site", f'<div class=row><div>{day_fig}</div><div>{site_fig}</div></div>'
+                          + "<details><summary>the sites as a table</summary>"
                           + _table([("site", "site", ""), ("articles", "articles", "n"), ("unique_articles", "unique", "n"),
-                                    ("stories", "stories", "n")], sites),
-                          f"{undated_a:,} articles have no publication date and are not on the {unit}s chart"
-                          + (f" (by {unit}: the articles span more than {BAR_DAYS} days)" if unit != "day" else "") + ". "
-                          f"Sites: the {len(sites)} largest of {data['site_count'][0]['n']:,}."))
+                                    ("stories", "stories", "n")], sites) + "</details>",
+                          f"{_count(undated_a, 'article')} without a publication date {'is' if undated_a == 1 else 'are'} not on the "
+                          f"{unit}s chart" + (f" (by {unit}: the articles span more than {BAR_DAYS} days)" if unit != "day" else "")
+                          + f". The {len(sites)} largest sites of {_count(data['site_count'][0]['n'], 'site')} ((no site): "
+                          "articles whose page named none)."))
 
     langs, formats = data["languages"], data["formats"]
     lang_fig = _figure_html(_bar([r["language"] for r in langs], [r["articles"] for r in langs], COLORS["stories"], "language",
