@@ -250,8 +250,8 @@ def render(meta: dict, data: dict) -> str:
                                     ("stories", "stories", "n")], sites) + "</details>",
                           f"{_count(undated_a, 'article')} without a publication date {'is' if undated_a == 1 else 'are'} not on the "
                           f"{unit}s chart" + (f" (by {unit}: the articles span more than {BAR_DAYS} days)" if unit != "day" else "")
-                          + f". The {len(sites)} largest sites of {_count(data['site_count'][0]['n'], 'site')} ((no site): "
-                          "articles whose page named none)."))
+                          + f". Sites: the largest {len(sites)} shown, {_count(data['site_count'][0]['n'], 'site')} named in all; "
+                          "(no site) counts the articles whose page named none."))
 
     langs, formats = data["languages"], data["formats"]
     lang_fig = _figure_html(_bar([r["language"] for r in langs], [r["articles"] for r in langs], COLORS["stories"], "language",
