@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -173,6 +174,7 @@ class ProgressBoard(logging.Filter):
             return
         text = self.line()
         if self.live:
+            text = text[: max(shutil.get_terminal_size((100, 24)).columns - 1, 20)]  # a wrapped line cannot be redrawn
             with self.lock:
                 self.stream.write("\r" + text + "\x1b[K")
                 self.stream.flush()
