@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -15,16 +14,18 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import __version__, commit, incremental, local
 from pipeline.options import checked_argv
 from pipeline.plan import RunPlan, UsageError, plan_run, settings_from
+from pipeline.run_options import options_json
 from pipeline.sql import tables_present
 from pipeline.status import EXIT_CODES, FAILED, INTERRUPTED, USAGE, run_status
 from pipeline.summary import print_summary
 from pipeline.views import views_sql
 from schemas import counts as c
 from schemas.records import UTC
+from transforms import progress
 from transforms.clean import StripBoilerplate
 from transforms.copies import FindCopies, MarkEarlierCopies
 from transforms.fetch import FetchArticles, WriteFetchState
-from transforms.progress import LOG_SOURCE, ReportProgress
+from transforms.progress import LOG_SOURCE, CountProgress, ReportProgress
 from transforms.progress import LOGGER as PROGRESS_LOGGER
 from transforms.read import ReadArticles
 from transforms.rejecting import REJECTS
@@ -51,11 +52,12 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
         sources.append(("Fetched", "fetched pages", fetched["articles"]))
         early_rejects.append(fetched[REJECTS])
     # Each source enters cleaning on its own (no Flatten of raw pages: see ReadArticles), and is counted.
-    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(f"{what} entering boilerplate removal") for name, what, pc in sources)
+    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(progress.READ) for name, _, pc in sources)
     entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: c.ENTERED_CLEANING) for (name, _, _), pc in zip(sources, raw)]
     entered = entered | "AllEntering" >> beam.Flatten()
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(s.clean)
     articles = cleaned["articles"]
+    articles | "CountCleaned" >> CountProgress(progress.CLEANED)
     terms_glob = None
     earlier = plan.earlier_globs
     if earlier is not None:
@@ -75,6 +77,7 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
         earlier_copies = marked["copies"] | "CountEarlierCopies" >> beam.Map(lambda _: c.EARLIER_COPIES)
         counts = (entered, earlier_copies) | "AllCounted" >> beam.Flatten()
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
+    rows | "CountWritten" >> CountProgress(progress.WRITTEN)
     {"articles": rows, "stories": stories["stories"], "rejects": rejects, "counts": counts} | "WriteTables" >> WriteTables(
         staging.root, s.run_id, s.started
     )
@@ -131,6 +134,7 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
             p = beam.Pipeline(runner=_runner(options, plan, worker_log, stack), options=options)
             incremental.write_listing(staging.listing, plan.files)
             build(p, plan)
+            stack.enter_context(progress.progress_board(sys.stderr, None if s.sources else progress.expected_inputs(plan.files)))
             result = p.run()
             result.wait_until_finish()
         counts = commit.read_staged_json(staging.counts, required=True)
@@ -157,7 +161,7 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
         file_count=len(plan.files),
         skipped_file_count=plan.skipped_files,
         output=s.output,
-        options=json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
+        options=options_json(options, plan),
         newsbeam_version=__version__,
     )
     commit.publish(s.layout, row, views_sql(s.layout, tables_present(s.layout)))
