@@ -8,9 +8,19 @@ from collections.abc import Callable
 from transforms.clean.config import CleanConfig
 
 
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+# Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
+UNSPACED_CHARS_PER_WORD = 2
+
+
 def words(line: str) -> int:
-    """Number of whitespace-separated words."""
-    return len(line.split())
+    """Number of words: whitespace-separated tokens, and one per UNSPACED_CHARS_PER_WORD characters of a script
+    written without spaces, so a Japanese paragraph is as long as its English translation, not one word."""
+    unspaced = len(_UNSPACED.findall(line))
+    if not unspaced:
+        return len(line.split())
+    return len(_UNSPACED.sub(" ", line).split()) + unspaced // UNSPACED_CHARS_PER_WORD
 
 
 def split_lines(text: str) -> list[str]:
@@ -23,9 +33,9 @@ def normalise_line(line: str) -> str:
     return re.sub(r"\d+", "0", re.sub(r"\s+", " ", line.strip().lower()))
 
 
-# Sentence punctuation, then any closing quotes or brackets, typed either way round (“ ” ‘ ’ « » '' "):
-# a text whose quotes were retyped must not lose its sentences.
-_END = re.compile(r"""[.!?…:;]["'“”‘’«»„)\]*_]*$""")
+# Sentence punctuation (Latin, CJK full-width, Devanagari danda, Arabic), then any closing quotes or brackets,
+# typed either way round (“ ” ‘ ’ « » '' " 」 』): a text whose quotes were retyped must not lose its sentences.
+_END = re.compile(r"""[.!?…:;。！？．；：।॥۔؟]["'“”‘’«»„)\]*_」』）】〕]*$""")
 # A trailing ellipsis: a truncated teaser ("Arsenio Hall's Talk Show Now A Firm Go For …"), not a sentence.
 _TRUNCATED = re.compile(r"(…|\.\.\.+|\[\.\.\.\]|\[…\])\s*$")
 
@@ -99,12 +109,21 @@ _COOKIE = pattern(
 _PAYWALL = pattern(
     r"\b(subscribe (now )?to (continue|read|unlock)|already a (subscriber|member)|to continue reading|"
     r"(log|sign) ?in to (continue|read)|for (subscribers|members) only|subscribers? only|"
-    r"(you have|you've) reached your (free )?(article )?limit|free articles? (left|remaining))\b"
+    r"(you have|you've) reached your (free )?(article )?limit|free articles? (left|remaining)|"
+    # The same notices in other languages of the news (fr, es, de).
+    r"réservé aux abonnés|exclusivo para suscriptores|nur für abonnenten|jetzt weiterlesen mit)\b|"
+    r"この記事は(有料)?会員限定です"
 )
 _RELATED = pattern(
     r"^(related( articles?| stories| coverage| content| news| links?| posts?)?|read more|read also|also read|see also|more from|"
     r"recommended( for you| reading)?|you (may|might) also like|most (read|popular|viewed|shared|emailed)|trending( now)?|"
-    r"more (stories|news|on this)|top stories|latest (news|stories)|editor'?s picks)\b"
+    r"more (stories|news|on this)|more\s*:|top stories|latest (news|stories)|editor'?s picks|"
+    # The same headings in other languages of the news (de, fr, es, it, pt, nl, the nordic languages, tr, ja).
+    r"mehr zum thema|lesen sie (auch|mehr)|auch interessant|das könnte sie (auch )?interessieren|"
+    r"weitere (artikel|nachrichten)|verwandte (artikel|themen)|meistgelesen|(à )?lire aussi|sur le même sujet|"
+    r"les plus lus|voir aussi|lee también|te puede interesar|noticias relacionadas|lo más leído|leggi anche|"
+    r"potrebbe interessarti|articoli correlati|leia (também|mais)|veja também|lees ook|meer nieuws|les også|"
+    r"læs også|läs också|ilgili haberler|関連(記事|キーワード|ニュース|リンク)|おすすめ(情報|記事)?|人気記事)\b"
 )
 _FOOTER = pattern(r"^(©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b|^(terms of (use|service)|privacy policy)\b")
 _TAGS = pattern(r"^(tags?|topics?|filed under|categories|keywords)\s*:")
