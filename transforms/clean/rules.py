@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from transforms.clean.config import CleanConfig
 
-
 # Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 # Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
