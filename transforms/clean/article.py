@@ -40,6 +40,7 @@ def clean_article(raw: RawArticle, cfg: CleanConfig = CleanConfig()) -> CleanArt
     url, author, language, title = raw.url, raw.author, raw.language, raw.title
     site, published = raw.site, raw.published_at
     page_has_time = True
+    html_removed: list[tuple[str, str]] = []
     for field, value in (("title", title), ("published", published), ("author", author), ("site", site),
                          ("language", language)):
         if value:
@@ -47,6 +48,7 @@ def clean_article(raw: RawArticle, cfg: CleanConfig = CleanConfig()) -> CleanArt
     if raw.is_html:
         ex = extract_html(raw.content, raw.url, cfg)
         lines, structural = split_lines(ex.text), False
+        html_removed = ex.left_out
         sources["text"] = ex.sources["text"]
         url = url or ex.url
         for field, given in (("title", title), ("author", author), ("site", site)):
@@ -99,8 +101,8 @@ def clean_article(raw: RawArticle, cfg: CleanConfig = CleanConfig()) -> CleanArt
         published_at=published,
         language=language,
         source_key=_source_key(raw, site or host),
-        boilerplate_removed=tuple(line for _, line in res.removed),
-        boilerplate_rules=tuple(rule for rule, _ in res.removed),
+        boilerplate_removed=tuple(line for _, line in html_removed + res.removed),
+        boilerplate_rules=tuple(rule for rule, _ in html_removed + res.removed),
         content_hash=content_hash(comparison_text(res.text, title)),
         host=host,
         metadata_source=notes,

@@ -58,6 +58,9 @@ class CleanConfig:
     # them on a page declaring a schema.org article, else of those in <article>/<main>) or of its JSON-LD
     # articleBody is extracted again with trafilatura's fallback extractors, the longer text kept (0 = never, 0-1).
     second_opinion_ratio: float = 0.5
+    # HTML: list the page's blocks the extraction left out in boilerplate_removed, named for the part of the page
+    # they sat in (html_navigation, html_related, ...; transforms/clean/html_audit.py).
+    audit_html: bool = True
     # Seconds one HTML page may take to clean before it becomes an `extraction_timeout` reject; it is cleaned in
     # a child process that is killed then (0 = no limit, cleaned in the worker itself; >= 0).
     extraction_timeout_s: float = 30.0

@@ -11,6 +11,7 @@ from schemas.rejects import Reason, RejectError
 from transforms.clean import structured
 from transforms.clean.config import CleanConfig
 from transforms.clean.headings import byline_author
+from transforms.clean.html_audit import left_out, page_blocks
 from transforms.clean.rules import split_lines
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
@@ -42,6 +43,7 @@ class Extracted:
     site: str | None = None  # the publication name the page gives; None without one (never a URL or a title)
     language: str | None = None
     url: str | None = None
+    left_out: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (html rule, block) not in `text`
     json_ld_body: str | None = None
     news_page: bool = False  # the page declares a schema.org article in JSON-LD
     sources: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> where it came from
@@ -116,11 +118,11 @@ def paragraph_chars(tree, whole_page: bool) -> int:
     """Characters in the page's <p> elements outside comment sections: how long its article may be. Only those
     inside <article>/<main>/articleBody unless `whole_page` (a page that declares itself an article)."""
     scopes = [tree] if whole_page else tree.xpath("//article|//main|//*[@itemprop='articleBody']")
-    seen, total = set(), 0
+    seen, total = set(), 0  # the elements themselves: an id() of an lxml proxy is reused once it is freed
     for scope in scopes:
         for p in scope.iter("p"):
-            if id(p) not in seen and not _inside_comments(p):
-                seen.add(id(p))
+            if p not in seen and not _inside_comments(p):
+                seen.add(p)
                 total += len("".join(p.itertext()).strip())
     return total
 
@@ -142,6 +144,7 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     if tree is None:
         raise RejectError(Reason.EXTRACTION_FAILED, "HTML could not be parsed")
     ex = page_metadata(tree, url)
+    blocks = page_blocks(tree) if cfg.audit_html else []  # before trafilatura cleans the tree
     second_opinion = cfg.fast and cfg.second_opinion_ratio > 0
     # Measured before trafilatura cleans the tree it is given.
     reference = max(paragraph_chars(tree, ex.news_page), len(ex.json_ld_body or "")) if second_opinion else 0
@@ -157,6 +160,7 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
     ex.text = text
+    ex.left_out = left_out(blocks, text)
     if ex.author is None:
         ex.author = byline_author(split_lines(text)[:5])
         if ex.author:
