@@ -6,6 +6,7 @@ on the first page (spawned, so no lock of a threaded parent is copied into it) a
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import traceback
 
@@ -19,9 +20,20 @@ _READY, _OK, _REJECT, _BUG = "ready", "ok", "reject", "bug"
 START_TIMEOUT_S = 120.0
 
 
-def _serve(conn) -> None:
-    """The child's loop: (RawArticle, CleanConfig) in, (status, payload) out, until None or a closed pipe. It says
-    it is ready first, once its imports are done, so start-up never counts against a page's time limit."""
+def _log_levels() -> dict[str, int]:
+    """The levels set on the parent's loggers (the pipeline quiets the extraction libraries' per-page warnings)."""
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET}
+    levels[""] = logging.root.level
+    return levels
+
+
+def _serve(conn, levels: dict[str, int]) -> None:
+    """The child's loop: (RawArticle, CleanConfig) in, (status, payload) out, until None or a closed pipe. It takes
+    the parent's logger levels and says it is ready once its imports are done, so start-up never counts against
+    a page's time limit."""
+    for name, level in levels.items():
+        logging.getLogger(name or None).setLevel(level)
     conn.send((_READY, None))
     while True:
         try:
@@ -54,7 +66,7 @@ class TimeLimitedCleaner:
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True, name="newsbeam-clean")
+        self._proc = self._ctx.Process(target=_serve, args=(child, _log_levels()), daemon=True, name="newsbeam-clean")
         self._proc.start()
         child.close()
         self._conn = parent
