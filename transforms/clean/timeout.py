@@ -1,13 +1,19 @@
 """A time limit per page: HTML is cleaned in a child process, which is killed when one page takes too long.
 
 A thread cannot be stopped while lxml or a regular expression runs in C, and a signal reaches only the main
-thread, which Beam workers do not run bundles in; a child process can always be killed. The child is started
-on the first page (spawned, so no lock of a threaded parent is copied into it) and again after a kill.
+thread, which Beam workers do not run bundles in; a child process can always be killed. The child is a fresh
+interpreter (`python -c ...child_main()`, not multiprocessing, which would import the caller's main
+script again in it) started on the first page and again after a kill; pickled frames go over its stdin/stdout.
 """
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
 import traceback
 
 from schemas.records import CleanArticle, RawArticle
@@ -18,6 +24,25 @@ from transforms.clean.config import CleanConfig
 _READY, _OK, _REJECT, _BUG = "ready", "ok", "reject", "bug"
 # Seconds a new child may take to import the cleaner before it counts as broken.
 START_TIMEOUT_S = 120.0
+_HEADER = struct.Struct("!Q")
+_CHILD = "from transforms.clean.timeout import child_main; child_main()"
+
+
+def _write(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read(stream):
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("the other side closed the pipe")
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the other side closed the pipe")
+    return pickle.loads(data)
 
 
 def _log_levels() -> dict[str, int]:
@@ -28,27 +53,28 @@ def _log_levels() -> dict[str, int]:
     return levels
 
 
-def _serve(conn, levels: dict[str, int]) -> None:
-    """The child's loop: (RawArticle, CleanConfig) in, (status, payload) out, until None or a closed pipe. It takes
-    the parent's logger levels and says it is ready once its imports are done, so start-up never counts against
-    a page's time limit."""
-    for name, level in levels.items():
+def _serve(inp, out) -> None:
+    """The child's loop: the parent's logger levels, then (RawArticle, CleanConfig) frames in and (status, payload)
+    frames out, until None or a closed pipe. It says it is ready first, once its imports are done, so start-up never
+    counts against a page's time limit."""
+    for name, level in _read(inp).items():
         logging.getLogger(name or None).setLevel(level)
-    conn.send((_READY, None))
+    _write(out, (_READY, None))
     while True:
         try:
-            job = conn.recv()
+            job = _read(inp)
         except EOFError:
             return
         if job is None:
             return
         raw, cfg = job
         try:
-            conn.send((_OK, clean_article(raw, cfg)))
+            reply = (_OK, clean_article(raw, cfg))
         except RejectError as exc:
-            conn.send((_REJECT, (exc.reason.value, exc.detail)))
+            reply = (_REJECT, (exc.reason.value, exc.detail))
         except Exception:  # noqa: BLE001 - a bug: sent to the parent, which raises it there
-            conn.send((_BUG, traceback.format_exc()))
+            reply = (_BUG, traceback.format_exc())
+        _write(out, reply)
 
 
 class TimeLimitedCleaner:
@@ -60,39 +86,39 @@ class TimeLimitedCleaner:
         if seconds <= 0:
             raise ValueError("the time limit must be > 0 seconds")
         self.seconds = seconds
-        self._ctx = multiprocessing.get_context("spawn")
-        self._proc = None
-        self._conn = None
+        self._proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
-        parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child, _log_levels()), daemon=True, name="newsbeam-clean")
-        self._proc.start()
-        child.close()
-        self._conn = parent
-        if not parent.poll(START_TIMEOUT_S) or parent.recv()[0] != _READY:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self._proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        _write(self._proc.stdin, _log_levels())
+        if not self._wait(START_TIMEOUT_S) or _read(self._proc.stdout)[0] != _READY:
             self._kill()
             raise RuntimeError(f"the cleaning child process did not start within {START_TIMEOUT_S:g} s")
+
+    def _wait(self, seconds: float) -> bool:
+        readable, _, _ = select.select([self._proc.stdout], [], [], seconds)
+        return bool(readable)
 
     def _kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+            self._proc.wait(5)
+            for stream in (self._proc.stdin, self._proc.stdout):
+                stream.close()
+        self._proc = None
 
     def clean(self, raw: RawArticle, cfg: CleanConfig) -> CleanArticle:
-        if self._proc is None or not self._proc.is_alive():
+        if self._proc is None or self._proc.poll() is not None:
             self._kill()
             self._start()
-        self._conn.send((raw, cfg))
-        if not self._conn.poll(self.seconds):
-            self._kill()
-            raise RejectError(Reason.EXTRACTION_TIMEOUT, f"cleaning the page took more than {self.seconds:g} s")
         try:
-            status, payload = self._conn.recv()
-        except EOFError:
+            _write(self._proc.stdin, (raw, cfg))
+            if not self._wait(self.seconds):
+                self._kill()
+                raise RejectError(Reason.EXTRACTION_TIMEOUT, f"cleaning the page took more than {self.seconds:g} s")
+            status, payload = _read(self._proc.stdout)
+        except (EOFError, BrokenPipeError):
             self._kill()
             raise RejectError(Reason.EXTRACTION_FAILED, "the cleaning process died on this page") from None
         if status == _OK:
@@ -102,10 +128,19 @@ class TimeLimitedCleaner:
         raise RuntimeError(f"cleaning {raw.source_uri} failed in the child process:\n{payload}")
 
     def close(self) -> None:
-        if self._conn is not None and self._proc is not None and self._proc.is_alive():
+        if self._proc is not None and self._proc.poll() is None:
             try:
-                self._conn.send(None)
-                self._proc.join(2)
-            except (BrokenPipeError, OSError):
+                _write(self._proc.stdin, None)
+                self._proc.wait(2)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 pass
         self._kill()
+
+
+def child_main() -> None:
+    """The child process's entry point. Frames go to the real stdout; anything a library prints goes to stderr
+    instead of into a frame."""
+    frames = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _serve(sys.stdin.buffer, frames)
