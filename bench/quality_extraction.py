@@ -1,6 +1,6 @@
 """Extraction benchmark: the pipeline's own output vs plain trafilatura, on labelled pages.
 
-    python -m bench.quality extraction --eval-dir ../shared/eval [--sets dragnet,cleanportaleval] [--limit N]
+    python -m bench.quality extraction --eval-dir ../shared/eval [--sets fundus,dragnet,cleanportaleval] [--limit N]
 
 For each dev set it runs, in one process:
   * plain trafilatura.extract loops (default, fast=True, favor_precision=True) as baselines;
@@ -11,7 +11,10 @@ For each dev set it runs, in one process:
     from the Parquet output with DuckDB; a page the pipeline rejects counts as empty output;
   * the raw-text path: each page's whole visible text (bench.pagetext) as a .txt file through the
     pipeline, plus the unclean dump itself as the floor.
-Scores are 4-token shingle P/R/F1, macro-averaged over pages (see ../shared/eval/README.md).
+Scores are 4-token shingle P/R/F1, macro-averaged over pages (see ../shared/eval/README.md). A set with metadata
+gold (fundus `meta/`) also gets body F1 per language (those with LANG_MIN_PAGES pages or more) and title, day,
+time-of-day and author accuracy of the pipeline beside trafilatura's own metadata and htmldate
+(bench/quality_metadata.py).
 Throughput of the pipeline is its wall time against the trafilatura fast loop on the same pages.
 """
 from __future__ import annotations
