@@ -1,6 +1,6 @@
 """Extraction benchmark: the pipeline's own output vs plain trafilatura, on labelled pages.
 
-    python -m bench.quality extraction --eval-dir ../shared/eval [--sets dragnet,cleanportaleval] [--limit N]
+    python -m bench.quality extraction --eval-dir ../shared/eval [--sets fundus,dragnet,cleanportaleval] [--limit N]
 
 For each dev set it runs, in one process:
   * plain trafilatura.extract loops (default, fast=True, favor_precision=True) as baselines;
@@ -11,7 +11,10 @@ For each dev set it runs, in one process:
     from the Parquet output with DuckDB; a page the pipeline rejects counts as empty output;
   * the raw-text path: each page's whole visible text (bench.pagetext) as a .txt file through the
     pipeline, plus the unclean dump itself as the floor.
-Scores are 4-token shingle P/R/F1, macro-averaged over pages (see ../shared/eval/README.md).
+Scores are 4-token shingle P/R/F1, macro-averaged over pages (see ../shared/eval/README.md). A set with metadata
+gold (fundus `meta/`) also gets body F1 per language (those with LANG_MIN_PAGES pages or more) and title, day,
+time-of-day and author accuracy of the pipeline beside trafilatura's own metadata and htmldate
+(bench/quality_metadata.py).
 Throughput of the pipeline is its wall time against the trafilatura fast loop on the same pages.
 """
 from __future__ import annotations
@@ -29,7 +32,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-SETS = ("dragnet", "cleanportaleval")
+from bench.quality_metadata import UTC, htmldate_meta, load_meta, meta_cells, meta_header, score_meta, trafilatura_meta
+
+SETS = ("fundus", "dragnet", "cleanportaleval")
+# Per-language rows are printed for languages with at least this many pages (sets with gold meta/ only).
+LANG_MIN_PAGES = 5
 COMMENTS_MARK = "!@#$%^&*()  COMMENTS"
 # A few gold files spell the marker with a typo ("@#$%^&*() COMMENTS", a tab, ...): accept those too.
 _COMMENTS_LINE = re.compile(r"(?m)^[!@#$%^&*()\s]{3,}COMMENTS\s*$")
@@ -85,6 +92,8 @@ def decode_gold(data: bytes) -> str:
 
 
 def read_gold(set_name: str, text: str) -> str:
+    if set_name == "fundus":
+        return text
     if set_name == "dragnet":
         m = _COMMENTS_LINE.search(text)
         return text[: m.start()] if m else text
@@ -251,10 +260,11 @@ def run_pipeline(files_dir: Path, out_dir: Path, run_id: str, extra: list[str]) 
     seconds = time.perf_counter() - t0
     con = duckdb.connect()
     rows = con.execute(
-        "SELECT source_uri, text, title, published_at FROM read_parquet(?)", [f"{out_dir}/articles/{run_id}/*.parquet"]
+        "SELECT source_uri, text, title, published_at, author, site FROM read_parquet(?)",
+        [f"{out_dir}/articles/{run_id}/*.parquet"],
     ).fetchall()
-    texts = {_stem(uri): text for uri, text, _, _ in rows}
-    meta = {_stem(uri): (title, published) for uri, _, title, published in rows}
+    texts = {_stem(uri): text for uri, text, *_ in rows}
+    meta = {_stem(uri): (title, published, author, site) for uri, _, title, published, author, site in rows}
     rejects = {
         _stem(uri): reason
         for uri, reason in con.execute(
@@ -328,13 +338,16 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
 
     fast_seconds = None
     systems = []
+    named = {}
     for name, settings in BASELINES.items():
         preds, secs = run_trafilatura(pages, settings)
         if settings == {"fast": True}:
             fast_seconds = secs
         systems.append(preds)
+        named[name] = preds
         print(_row(name, pages, preds, secs), flush=True)
     texts, rejects, pipe_secs, html_meta = run_pipeline(html_dir, work / set_name / "out", f"html-{set_name}", extra)
+    named["newsbeam (html)"] = texts
     why = Counter(rejects.values())
     note = f"rejected: {dict(why)}" if why else ""
     print(_row("newsbeam (html)", pages, texts, pipe_secs, note), flush=True)
@@ -351,6 +364,7 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
                 continue
             preds, secs, failed = run_reference(pages, fn)
             systems.append(preds)
+            named[name] = preds
             print(_row(name, pages, preds, secs, f"raised on {failed} pages" if failed else ""), flush=True)
         if missing:
             print(f"  (not installed, skipped: {', '.join(missing)}; pip install -r requirements-bench.txt)")
@@ -363,6 +377,10 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
               f"({pipe_secs:.1f}s vs {fast_seconds:.1f}s; one timing each, bench.throughput takes medians)")
         print(f"  cleaning stage alone (decode + clean_article, no Beam): {len(pages) / stage:.1f} pages/s, "
               f"ratio to trafilatura fast loop {fast_seconds / stage:.2f} ({stage:.1f}s vs {fast_seconds:.1f}s)")
+    gold_meta = load_meta(eval_dir, set_name, [pid for pid, _, _ in pages])
+    if gold_meta:
+        _language_rows(pages, gold_meta, named)
+        _metadata_rows(pages, gold_meta, html_meta)
     if args.show_worst:
         _show_worst(pages, texts, args.show_worst, "html")
 
@@ -393,6 +411,44 @@ def bench_set(eval_dir: Path, set_name: str, args, work: Path) -> None:
           f"same day {same}, none {missing}, another day {other}", flush=True)
     if args.show_worst:
         _show_worst(pages, texts, args.show_worst, "txt")
+
+
+def _language_rows(pages, gold_meta, named: dict[str, dict[str, str]]) -> None:
+    """Body F1 per language (those with LANG_MIN_PAGES pages or more), one column per system."""
+    by_lang: dict[str, list] = {}
+    for page in pages:
+        by_lang.setdefault(gold_meta.get(page[0], {}).get("language") or "?", []).append(page)
+    langs = sorted((l for l, ps in by_lang.items() if len(ps) >= LANG_MIN_PAGES), key=lambda l: -len(by_lang[l]))
+    rest = [p for l, ps in by_lang.items() if l not in langs for p in ps]
+    groups = [(f"{l} ({len(by_lang[l])})", by_lang[l]) for l in langs] + ([(f"other ({len(rest)})", rest)] if rest else [])
+    print(f"  body F1 by language: {'system':<28} " + " ".join(f"{g:>9}" for g, _ in groups) + "      min")
+    for name, preds in named.items():
+        f1s = [score([(gold, preds.get(pid, "")) for pid, _, gold in ps])[2] for _, ps in groups]
+        low = min(f for (g, _), f in zip(groups, f1s) if not g.startswith("other"))
+        print(f"  {'':<20}{name:<28} " + " ".join(f"{f:9.3f}" for f in f1s) + f" {low:8.3f}")
+
+
+def _metadata_rows(pages, gold_meta, html_meta) -> None:
+    """Title, day, time-of-day and author accuracy of the pipeline, trafilatura's own metadata and htmldate."""
+    ours = {pid: {"title": t, "published": _as_utc(d), "author": a, "site": s} for pid, (t, d, a, s) in html_meta.items()}
+    rows = [("newsbeam (html)", ours), ("trafilatura metadata", trafilatura_meta(pages)),
+            ("htmldate extensive (date)", htmldate_meta(pages))]
+    first = score_meta(gold_meta, ours)
+    print(f"  metadata ({first['title'][1]} titles, {first['day'][1]} dates, {first['time'][1]} with a time of day, "
+          f"{first['authors'][1]} with authors):")
+    print(f"  {'system':<30} {meta_header()}")
+    for name, preds in rows:
+        cells = score_meta(gold_meta, preds)
+        if name.startswith("htmldate"):
+            print(f"  {name:<30} {'-':>6}  " + "  ".join(f"{cells[k][0] / max(1, cells[k][1]):6.3f}" for k in ("day", "time")) + f"  {'-':>6}")
+        else:
+            print(f"  {name:<30} {meta_cells(cells)}")
+
+
+def _as_utc(when):
+    if when is not None and when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when
 
 
 def _show_worst(pages, preds, n, label):

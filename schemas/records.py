@@ -43,6 +43,8 @@ class RawArticle:
     fallback_author: str | None = None
     fallback_published_at: dt.datetime | None = None
     fallback_site: str | None = None
+    # What the reader noted about the given metadata ("published=unparsed"), joined into `metadata_source`.
+    metadata_notes: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,10 @@ class CleanArticle:
     boilerplate_removed: tuple[str, ...] = ()
     boilerplate_rules: tuple[str, ...] = ()
     content_hash: str = ""
+    # The registered host of the canonical URL (lower case, no www.): "bbc.co.uk", "nytimes.com"; None without a URL.
+    host: str | None = None
+    # Where each metadata field came from, as "field=source" pairs joined by ";" (transforms/clean/extract.py).
+    metadata_source: str | None = None
 
     def __post_init__(self):
         if not self.content_hash:

@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
     INVALID_RECORD = "invalid_record"  # JSON that is not an object, or wrongly typed fields
     NO_CONTENT = "no_content"  # a record with neither `text` nor `html`
     EXTRACTION_FAILED = "extraction_failed"  # HTML from which no main text could be extracted
+    EXTRACTION_TIMEOUT = "extraction_timeout"  # cleaning one page took longer than the time limit
     EMPTY_AFTER_CLEANING = "empty_after_cleaning"  # everything was boilerplate
     # Fetching from the web (transforms/fetch/) and discovery documents (feeds, sitemaps, URL lists).
     INVALID_URL = "invalid_url"  # not an absolute http(s) URL

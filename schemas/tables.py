@@ -35,6 +35,9 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("boilerplate_rules", pa.list_(pa.string())),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("ingested_at", TIMESTAMP, nullable=False),
+        # Added after the first release: nullable, at the end, so older outputs read with union_by_name.
+        pa.field("host", pa.string()),
+        pa.field("metadata_source", pa.string()),
     ]
 )
 
@@ -127,6 +130,8 @@ def article_row(a: CleanArticle, s: StoryAssignment, run_id: str, ingested_at: d
         "boilerplate_rules": list(a.boilerplate_rules),
         "run_id": run_id,
         "ingested_at": ingested_at,
+        "host": a.host,
+        "metadata_source": a.metadata_source,
     }
 
 

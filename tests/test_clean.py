@@ -441,18 +441,19 @@ def _page(head: str = "") -> str:
 
 @pytest.mark.parametrize(
     "record_site,head,fallback,site,key",
-    [(None, "", None, "example.com", "site:example.com"),
+    [(None, "", None, None, "site:example.com"),
      (None, "", "Example Feed", "Example Feed", "site:example feed"),
      (None, "<meta property='og:site_name' content='Example News'>", "Example Feed", "Example News", "site:example news"),
      ("Record Site", "<meta property='og:site_name' content='Example News'>", "Example Feed", "Record Site", "host:example.com")],
     ids=["host", "feed_name", "page_name", "record_site"],
 )
-def test_site_is_the_record_then_the_page_then_the_feed_then_the_host(record_site, head, fallback, site, key):
+def test_site_is_the_record_then_the_page_then_the_feed_never_the_host(record_site, head, fallback, site, key):
     """A feed's or news sitemap's publication name (`fallback_site`) names the site when the record and the page
-    give none, before the URL's host; template lines are then learned under that site."""
+    give none; without a name `site` is NULL (the host has its own column) and templates are learned by host."""
     url = "https://www.example.com/floods"
     raw = RawArticle(article_id="a", source_uri=url, input_format="http", content=_page(head), is_html=True, url=url,
                      site=record_site, source_key="host:example.com", fallback_site=fallback)
     article = clean_article(raw)
     assert article.site == site
+    assert article.host == "example.com"
     assert article.source_key == key

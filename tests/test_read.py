@@ -99,10 +99,9 @@ def test_jsonl_html_record_goes_to_html_extraction():
         ('{"id": "x", "url": "https://example.com/only-a-url"}', Reason.NO_CONTENT),
         ('{"text": "   "}', Reason.NO_CONTENT),
         ('{"text": ["a"]}', Reason.INVALID_RECORD),
-        ('{"text": "x", "published": "yesterday-ish"}', Reason.INVALID_RECORD),
         (b'{"text": "\xff\xfe"}', Reason.BAD_ENCODING),
     ],
-    ids=["not-json", "not-object", "no-content", "blank-text", "text-not-string", "bad-date", "bad-bytes"],
+    ids=["not-json", "not-object", "no-content", "blank-text", "text-not-string", "bad-bytes"],
 )
 def test_jsonl_bad_records(line, reason):
     with pytest.raises(RejectError) as err:

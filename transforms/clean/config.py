@@ -54,6 +54,16 @@ class CleanConfig:
     favor_precision: bool = False
     fast: bool = True
     include_tables: bool = True
+    # With fast=True: a page whose fast text is shorter than this share of the text in its <p> elements (of all of
+    # them on a page declaring a schema.org article, else of those in <article>/<main>) or of its JSON-LD
+    # articleBody is extracted again with trafilatura's fallback extractors, the longer text kept (0 = never, 0-1).
+    second_opinion_ratio: float = 0.5
+    # HTML: list the page's blocks the extraction left out in boilerplate_removed, named for the part of the page
+    # they sat in (html_navigation, html_related, ...; transforms/clean/html_audit.py).
+    audit_html: bool = True
+    # Seconds one HTML page may take to clean before it becomes an `extraction_timeout` reject; it is cleaned in
+    # a child process that is killed then (0 = no limit, cleaned in the worker itself; >= 0).
+    extraction_timeout_s: float = 30.0
 
     def __post_init__(self):
         if self.learn_min_articles < 2 or self.learn_min_articles_long < self.learn_min_articles:
@@ -64,3 +74,7 @@ class CleanConfig:
             raise ValueError("thread_gap and thread_follow must be >= 1")
         if not 0.0 <= self.title_min_overlap <= 1.0:
             raise ValueError("title_min_overlap must be between 0 and 1")
+        if not 0.0 <= self.second_opinion_ratio <= 1.0:
+            raise ValueError("second_opinion_ratio must be between 0 and 1")
+        if self.extraction_timeout_s < 0:
+            raise ValueError("extraction_timeout_s must be >= 0")

@@ -1,4 +1,4 @@
-"""The trafilatura adapter: main text and metadata of an HTML page, and language detection."""
+"""The trafilatura adapter: main text and metadata of an HTML page (structured data first), and language detection."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,12 +8,27 @@ import warnings
 
 from schemas.records import UTC
 from schemas.rejects import Reason, RejectError
+from transforms.clean import structured
 from transforms.clean.config import CleanConfig
 from transforms.clean.headings import byline_author
+from transforms.clean.html_audit import left_out, page_blocks
 from transforms.clean.rules import split_lines
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
 _MARKUP = re.compile(r"<\s*(html|body|p|div|article)\b", re.I)
+# Containers of reader comments, by their class or id.
+_COMMENTISH = re.compile(r"comment|reply|respond|disqus|discussion", re.I)
+
+# metadata_source values (one per field: where its value came from).
+SOURCE_JSON_LD = "json_ld"
+SOURCE_OPENGRAPH = "og"
+SOURCE_META = "meta"
+SOURCE_TRAFILATURA = "trafilatura"
+SOURCE_HTMLDATE = "htmldate"
+SOURCE_BYLINE = "byline"
+TEXT_FAST = "trafilatura_fast"
+TEXT_FULL = "trafilatura"
+TEXT_SECOND_OPINION = "trafilatura_second_opinion"
 
 
 @dataclasses.dataclass
@@ -23,54 +38,103 @@ class Extracted:
     text: str
     title: str | None = None
     author: str | None = None
-    published_at: dt.datetime | None = None
-    site: str | None = None  # the publication name the page gives (meta tags, JSON-LD); None without one
+    published_at: dt.datetime | None = None  # aware, UTC
+    published_has_time: bool = False  # False: the page gave a day only (stored as midnight UTC)
+    site: str | None = None  # the publication name the page gives; None without one (never a URL or a title)
     language: str | None = None
     url: str | None = None
+    left_out: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (html rule, block) not in `text`
+    json_ld_body: str | None = None
+    news_page: bool = False  # the page declares a schema.org article in JSON-LD
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> where it came from
 
 
 def page_metadata(tree, url: str | None) -> Extracted:
-    """Title, author, date, site name and URL of a parsed page: trafilatura's metadata steps minus the slow ones.
+    """Title, author, publication time, site name and URL of a parsed page.
 
-    Meta tags and JSON-LD first, then the page's own title/author elements; the date comes from
-    htmldate without its extensive search (which parses every date-like string on the page and
-    costs more than the text extraction itself). Categories, tags and licence are not needed.
+    JSON-LD (NewsArticle and kin) and OpenGraph/article:* meta first (structured.py); trafilatura's meta-tag
+    reading only for the fields those leave empty, and htmldate (without its extensive search, which costs
+    more than the text extraction) only when no structured date exists.
     """
-    from htmldate import find_date
-    from trafilatura import metadata as tm
+    st = structured.read_structured(tree)
+    site_names = [name for _, name in st.sites]
+    title, title_src = structured.pick_title(st, site_names)
+    stamp, date_src = structured.pick_stamp(st.stamps)
+    author, author_src = structured.pick_authors(st)
+    site, site_src = structured.pick_site(st, title)
+    page_url = st.url
+    if not (title and author and site and page_url):
+        from trafilatura import metadata as tm
 
-    meta = tm.examine_meta(tree)
-    if meta.author and " " not in meta.author:
-        meta.author = None
-    try:
-        meta = tm.extract_meta_json(tree, meta)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-        pass  # malformed JSON-LD: keep what the meta tags gave
-    title = meta.title or tm.extract_title(tree)
-    # trafilatura's in-page author search (an XPath sweep of the whole tree) costs a fifth of the
-    # extraction time; without meta/JSON-LD author, the byline at the top of the text is used instead.
-    author = meta.author
-    page_url = meta.url or tm.extract_url(tree, url)
+        meta = tm.examine_meta(tree)
+        if meta.author and " " not in meta.author:
+            meta.author = None
+        try:
+            meta = tm.extract_meta_json(tree, meta)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            pass  # malformed JSON-LD: keep what the meta tags gave
+        if not title:
+            title, title_src = meta.title or tm.extract_title(tree), SOURCE_TRAFILATURA
+        if not author and meta.author:
+            author, author_src = meta.author.replace("; ", ", "), SOURCE_TRAFILATURA
+        page_url = page_url or meta.url or tm.extract_url(tree, url)
+        if not site:
+            site = structured.clean_site(meta.sitename or tm.extract_sitename(tree), title)
+            site_src = SOURCE_TRAFILATURA if site else None
+    published, has_time = (stamp.utc(), stamp.has_time) if stamp else (None, False)
+    if stamp is None:
+        published, has_time = _htmldate(tree, page_url), False
+        date_src = SOURCE_HTMLDATE if published else None
+    sources = {"title": title_src, "published": date_src, "author": author_src, "site": site_src}
+    return Extracted(text="", title=title or None, author=author or None, published_at=published,
+                     published_has_time=has_time, site=site, url=page_url or url, json_ld_body=st.body,
+                     news_page=st.is_article, sources={k: v for k, v in sources.items() if v})
+
+
+def _htmldate(tree, page_url: str | None) -> dt.datetime | None:
+    from htmldate import find_date
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         date = find_date(tree, url=page_url, original_date=True, extensive_search=False,
                          max_date=dt.date.today().isoformat())
-    site = meta.sitename or tm.extract_sitename(tree)
-    if site:
-        site = site.lstrip("@") or None
-    published = None
-    if date:
-        try:
-            published = dt.datetime.fromisoformat(date).replace(tzinfo=UTC)
-        except ValueError:
-            published = None
-    return Extracted(text="", title=title or None, author=author or None, published_at=published, site=site,
-                     url=page_url or url)
+    if not date:
+        return None
+    try:
+        return dt.datetime.fromisoformat(date).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _inside_comments(node) -> bool:
+    while node is not None:
+        if _COMMENTISH.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
+            return True
+        node = node.getparent()
+    return False
+
+
+def paragraph_chars(tree, whole_page: bool) -> int:
+    """Characters in the page's <p> elements outside comment sections: how long its article may be. Only those
+    inside <article>/<main>/articleBody unless `whole_page` (a page that declares itself an article)."""
+    scopes = [tree] if whole_page else tree.xpath("//article|//main|//*[@itemprop='articleBody']")
+    seen, total = set(), 0  # the elements themselves: an id() of an lxml proxy is reused once it is freed
+    for scope in scopes:
+        for p in scope.iter("p"):
+            if p not in seen and not _inside_comments(p):
+                seen.add(p)
+                total += len("".join(p.itertext()).strip())
+    return total
 
 
 def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -> Extracted:
     """Main text and metadata of an HTML page via trafilatura; raises RejectError(extraction_failed) when there
-    is no main text."""
+    is no main text.
+
+    With `cfg.fast`, a page whose fast text is shorter than `cfg.second_opinion_ratio` of its paragraphs'
+    text (or of its JSON-LD articleBody) is extracted again with trafilatura's fallback extractors, and the
+    longer text is kept: the fast pass loses whole articles on some current layouts.
+    """
     import trafilatura
     from trafilatura.utils import load_html
 
@@ -79,32 +143,57 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     tree = load_html(html)
     if tree is None:
         raise RejectError(Reason.EXTRACTION_FAILED, "HTML could not be parsed")
-    ex = page_metadata(tree, url)  # reads the tree; trafilatura cleans a copy of it
-    doc = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        fast=cfg.fast,
-        favor_precision=cfg.favor_precision,
-        include_comments=False,
-        include_tables=cfg.include_tables,
-        deduplicate=False,  # its cache is process-global state
-        with_metadata=False,
-    )
-    if doc is None or not (doc.text or "").strip():
+    ex = page_metadata(tree, url)
+    blocks = page_blocks(tree) if cfg.audit_html else []  # before trafilatura cleans the tree
+    second_opinion = cfg.fast and cfg.second_opinion_ratio > 0
+    # Measured before trafilatura cleans the tree it is given.
+    reference = max(paragraph_chars(tree, ex.news_page), len(ex.json_ld_body or "")) if second_opinion else 0
+    settings = dict(url=url, favor_precision=cfg.favor_precision, include_comments=False,
+                    include_tables=cfg.include_tables, deduplicate=False, with_metadata=False)
+    doc = trafilatura.bare_extraction(tree, fast=cfg.fast, **settings)  # deduplicate: its cache is global
+    text = (doc.text or "") if doc is not None else ""
+    ex.sources["text"] = TEXT_FAST if cfg.fast else TEXT_FULL
+    if second_opinion and len(text) < cfg.second_opinion_ratio * reference:
+        again = trafilatura.bare_extraction(load_html(html), fast=False, **settings)
+        if again is not None and len(again.text or "") > len(text):
+            text, ex.sources["text"] = again.text, TEXT_SECOND_OPINION
+    if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
-    m = _HTML_LANG.search(html[:5000])
-    ex.text = doc.text
+    ex.text = text
+    ex.left_out = left_out(blocks, text)
     if ex.author is None:
-        ex.author = byline_author(split_lines(doc.text)[:5])
+        ex.author = byline_author(split_lines(text)[:5])
+        if ex.author:
+            ex.sources["author"] = SOURCE_BYLINE
+    m = _HTML_LANG.search(html[:5000])
     ex.language = m.group(1).lower() if m else None
     return ex
 
 
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language (py3langid), or None for very short text."""
-    if len(text) < 20:
-        return None
-    import py3langid
+def format_sources(sources: dict[str, str]) -> str | None:
+    """The `metadata_source` column: "field=source" pairs in a fixed field order, ";"-separated."""
+    order = ("text", "title", "published", "author", "site", "language")
+    parts = [f"{k}={sources[k]}" for k in order if sources.get(k)]
+    return ";".join(parts) or None
 
-    lang, _ = py3langid.classify(text[:3000])
-    return lang
+
+# Language identification: py3langid is unsure on short text (a list of names comes out as Aragonese at 8%).
+LANGUAGE_MIN_LETTERS = 40
+LANGUAGE_MIN_PROBABILITY = 0.9
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def load_language_identifier():
+    """py3langid's model with normalised probabilities (build once per worker: DoFn.setup)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str, identifier) -> str | None:
+    """ISO 639-1 code of the text's language, or None when the text is too short or the model unsure."""
+    sample = text[:3000]
+    if len(_LETTER.findall(sample)) < LANGUAGE_MIN_LETTERS:
+        return None
+    lang, prob = identifier.classify(sample)
+    return lang if prob >= LANGUAGE_MIN_PROBABILITY else None

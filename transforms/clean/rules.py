@@ -6,6 +6,12 @@ import re
 from collections.abc import Callable
 
 from transforms.clean.config import CleanConfig
+from transforms.clean.html_audit import HTML_RULES
+
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+# Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
+UNSPACED_CHARS_PER_WORD = 2
 
 # Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
@@ -178,7 +184,7 @@ LINE_RULES: tuple[tuple[str, Callable[[str], bool]], ...] = (
 POSITIONAL_RULES = ("page_header", "page_footer", "link_list", "comment_section", "menu_block", "section_label", "tail_label")
 LEARNED_TEMPLATE = "learned_template"
 TITLE = "title"  # the line the title was taken from: removed from the text, not listed among the removed lines
-RULE_NAMES = tuple(name for name, _ in LINE_RULES) + (
+RULE_NAMES = tuple(name for name, _ in LINE_RULES) + HTML_RULES + (
     "byline",
     "date_line",
     "repeated_credit",

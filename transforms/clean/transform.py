@@ -6,11 +6,11 @@ import dataclasses
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.records import FORMAT_JSONL_TITLE, CleanArticle, RawArticle
+from schemas.records import FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, CleanArticle, RawArticle
 from schemas.rejects import Reason, Stage
 from transforms.clean.article import clean_article
 from transforms.clean.config import CleanConfig
-from transforms.clean.extract import detect_language
+from transforms.clean.extract import detect_language, load_language_identifier
 from transforms.clean.templates import (
     DistinctUpTo,
     group_learned_by_source,
@@ -18,6 +18,7 @@ from transforms.clean.templates import (
     remove_learned_template,
     template_candidates,
 )
+from transforms.clean.timeout import TimeLimitedCleaner
 from transforms.rejecting import REJECTS, one_record, reject
 
 ARTICLES = "articles"  # the main output of StripBoilerplate and its DoFns
@@ -26,39 +27,68 @@ ARTICLES = "articles"  # the main output of StripBoilerplate and its DoFns
 class CleanArticleFn(beam.DoFn):
     """RawArticle -> CleanArticle (trafilatura for HTML, then the line rules; page-dump layout for raw text).
 
-    Outputs: the article on the main output, or an extract-stage `extraction_failed` reject for HTML without
-    main text. Every input leaves as exactly one of the two. The article's text may still be empty here.
+    Outputs: the article on the main output, or an extract-stage reject: `extraction_failed` for HTML without
+    main text, `extraction_timeout` for a page that took longer than `cfg.extraction_timeout_s` (HTML is then
+    cleaned in a child process, killed at the limit). Every input leaves as exactly one of the two. The
+    article's text may still be empty here.
     """
 
     def __init__(self, cfg: CleanConfig):
         self.cfg = cfg
+        self._limited = None
+
+    def setup(self):
+        self._limited = TimeLimitedCleaner(self.cfg.extraction_timeout_s) if self.cfg.extraction_timeout_s > 0 else None
 
     @one_record(Stage.EXTRACT, lambda raw: (raw.source_uri, raw.input_id))
     def process(self, raw: RawArticle):
-        yield clean_article(raw, self.cfg)
+        if raw.is_html and self._limited is not None:
+            yield self._limited.clean(raw, self.cfg)
+        else:
+            yield clean_article(raw, self.cfg)
+
+    def teardown(self):
+        if self._limited is not None:
+            self._limited.close()
 
 
 class RemoveLearnedTemplateFn(beam.DoFn):
     """CleanArticle (+ side input {source_key: frozenset of normalised template lines}) -> CleanArticle.
 
     Removes the source's learned template lines (never emptying an article that had text), detects the language
-    when none is known and counts every removed line under `boilerplate.removed_<rule>`. Outputs: the article,
-    or an extract-stage `empty_after_cleaning` reject when no text is left (a headline-only record is kept).
+    when none is known (None when the text is too short or the model unsure) and counts every removed line under
+    `boilerplate.removed_<rule>`. Outputs: the article, or an extract-stage `empty_after_cleaning` reject when no
+    text is left, unless it has a title: a headline-only record, or a JSONL record whose text was only its title
+    or boilerplate, is a headline article (title, no body).
     """
+
+    def setup(self):
+        self._identifier = load_language_identifier()
 
     @one_record(Stage.EXTRACT, lambda article: (article.source_uri, article.input_id))
     def process(self, article: CleanArticle, learned: dict):
         lines = learned.get(article.source_key, frozenset())
         article = remove_learned_template(article, lines)
-        if not article.text.strip() and article.input_format != FORMAT_JSONL_TITLE:
+        if not article.text.strip() and not _is_headline(article):
             detail = f"all {len(article.boilerplate_removed)} lines were boilerplate"
             yield reject(article.source_uri, article.input_id, Stage.EXTRACT, Reason.EMPTY_AFTER_CLEANING, detail)
             return
-        if article.language is None:
-            article = dataclasses.replace(article, language=detect_language(article.text))
+        if article.language is None and article.text.strip():
+            language = detect_language(article.text, self._identifier)
+            if language:
+                notes = f"{article.metadata_source};language=detected" if article.metadata_source else "language=detected"
+                article = dataclasses.replace(article, language=language, metadata_source=notes)
         for rule in article.boilerplate_rules:
             Metrics.counter("boilerplate", "removed_" + rule).inc()
         yield article
+
+
+def _is_headline(article: CleanArticle) -> bool:
+    """A record that is a headline: headline-only, or a JSONL text record with a title whose text was all title
+    or boilerplate (HTML and text files without a body stay rejects: their title alone is no article)."""
+    if article.input_format == FORMAT_JSONL_TITLE:
+        return True
+    return article.input_format == FORMAT_JSONL_TEXT and bool((article.title or "").strip())
 
 
 class StripBoilerplate(beam.PTransform):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -41,9 +42,59 @@ def _opt_str(record: dict, *names: str) -> str | None:
     return None
 
 
+# Field names, first match wins: newsbeam's own, then news-please's (maintext, date_publish, authors,
+# source_domain, title_page/title_rss) and trafilatura's JSON output (text, date, author "A; B", hostname, source =
+# the page URL, source-hostname = the site's name).
+TEXT_FIELDS = ("text", "maintext")
+TITLE_FIELDS = ("title", "title_page", "title_rss")
+DATE_FIELDS = ("published", "date_publish", "date")
+URL_FIELDS = ("url",)
+SITE_FIELDS = ("site", "source", "source-hostname")
+HOST_FIELDS = ("source_domain", "hostname")
+_WORDS = re.compile(r"\w+")
+# Words a text may add after its title and still only repeat it (a site name: "Quake hits coast - Daily News").
+HEADLINE_EXTRA_WORDS = 6
+
+
+def _is_url(value: str | None) -> bool:
+    return bool(value) and value.strip().lower().startswith(("http://", "https://"))
+
+
+def _first(record: dict, names: tuple[str, ...], keep=lambda v: True) -> str | None:
+    for name in names:
+        value = _opt_str(record, name)
+        if value and keep(value):
+            return value
+    return None
+
+
+def _authors(record: dict) -> str | None:
+    """`author` as given ("A; B" from trafilatura becomes "A, B"), or news-please's `authors` list joined."""
+    value = record.get("authors")
+    if isinstance(value, list) and not record.get("author"):
+        names = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+        return ", ".join(names) or None
+    author = _opt_str(record, "author")
+    return author.replace("; ", ", ") if author else None
+
+
+def repeats_title(text: str, title: str | None) -> bool:
+    """A text that only repeats its title (what headline feeds put in `text`), perhaps with a site name after it."""
+    if not title:
+        return False
+    t, h = [w.lower() for w in _WORDS.findall(text)], [w.lower() for w in _WORDS.findall(title)]
+    if not t or not h:
+        return False
+    if t == h[: len(t)]:
+        return True
+    return t[: len(h)] == h and len(t) - len(h) <= HEADLINE_EXTRA_WORDS
+
+
 def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFAULT_MAX_BYTES) -> RawArticle:
     """One JSONL line as a RawArticle. `text` goes to the raw-text cleaner, else `html` to HTML extraction,
-    else a `title` alone is a headline-only article; RejectError for anything else."""
+    else a `title` alone (or a text that only repeats it) is a headline-only article; RejectError for anything
+    else. news-please's and trafilatura's field names are read too; a `published` that is no date leaves the
+    article undated, noted in `metadata_source` as "published=unparsed"."""
     check_size(line, max_bytes)
     if isinstance(line, bytes):
         try:
@@ -59,10 +110,10 @@ def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFA
     if not isinstance(record, dict):
         raise RejectError(Reason.INVALID_RECORD, f"expected a JSON object, got {type(record).__name__}")
     input_id = _opt_str(record, "id")
-    text = _opt_str(record, "text")
+    text = _first(record, TEXT_FIELDS)
     html = _opt_str(record, "html")
-    title = _opt_str(record, "title")
-    if text and text.strip():
+    title = _first(record, TITLE_FIELDS)
+    if text and text.strip() and not repeats_title(text, title):
         content, is_html, fmt = text, False, FORMAT_JSONL_TEXT
     elif html and html.strip():
         content, is_html, fmt = html, True, FORMAT_JSONL_HTML
@@ -71,8 +122,11 @@ def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFA
     else:
         raise RejectError(Reason.NO_CONTENT, "record has no non-empty `text`, `html` or `title`")
     content = checked_text(content)  # the same control-character check as a file's decoded text
-    url = _opt_str(record, "url")
-    site = _opt_str(record, "site", "source")
+    url = _first(record, URL_FIELDS) or _first(record, ("source",), _is_url)
+    site = _first(record, SITE_FIELDS, lambda v: not _is_url(v))
+    host = _first(record, HOST_FIELDS)
+    given_date = next((record[name] for name in DATE_FIELDS if record.get(name) not in (None, "")), None)
+    published = parse_date(given_date, DateMode.LENIENT) if isinstance(given_date, str) else None
     return RawArticle(
         article_id=content_id(source_uri, content or title),
         source_uri=source_uri,
@@ -82,11 +136,12 @@ def parse_jsonl_record(source_uri: str, line: bytes | str, max_bytes: int = DEFA
         input_id=input_id,
         url=url,
         title=title,
-        published_at=parse_date(record.get("published"), DateMode.GIVEN),
+        published_at=published,
         site=site,
         language=_opt_str(record, "language"),
-        author=_opt_str(record, "author"),
-        source_key=source_key(site, url, file_of_line_uri(source_uri)),
+        author=_authors(record),
+        source_key=source_key(site, url or (f"https://{host}/" if host else None), file_of_line_uri(source_uri)),
+        metadata_notes="published=unparsed" if given_date is not None and published is None else None,
     )
 
 

@@ -1,0 +1,147 @@
+"""Structured page metadata (transforms/clean/structured.py): JSON-LD, OpenGraph, and choosing one value per field."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from trafilatura.utils import load_html
+
+from transforms.clean import structured as sd
+
+UTC = dt.UTC
+
+
+def page(head: str, body: str = "<p>Body.</p>") -> object:
+    return load_html(f"<html><head>{head}</head><body>{body}</body></html>")
+
+
+def ld(obj: str) -> str:
+    return f'<script type="application/ld+json">{obj}</script>'
+
+
+@pytest.mark.parametrize(
+    "value, when, has_time, has_zone",
+    [
+        ("2024-05-14T11:00:00+00:00", dt.datetime(2024, 5, 14, 11, tzinfo=UTC), True, True),
+        ("2024-05-14T13:00:00+02:00", dt.datetime(2024, 5, 14, 11, tzinfo=UTC), True, True),
+        ("2024-05-14T11:00:00Z", dt.datetime(2024, 5, 14, 11, tzinfo=UTC), True, True),
+        ("2024-05-14", dt.datetime(2024, 5, 14, tzinfo=UTC), False, False),
+        ("2023-04-28 18:11:01.0", dt.datetime(2023, 4, 28, 18, 11, 1, tzinfo=UTC), True, False),
+        ("Fri Apr 28 19:20:36 CEST 2023", dt.datetime(2023, 4, 28, 17, 20, 36, tzinfo=UTC), True, True),
+        ("Tue, 14 May 2024 11:00:00 GMT", dt.datetime(2024, 5, 14, 11, tzinfo=UTC), True, True),
+    ],
+    ids=["utc", "offset", "zulu", "day-only", "naive-time", "zone-abbreviation", "rfc2822"],
+)
+def test_parse_stamp_keeps_time_and_zone(value, when, has_time, has_zone):
+    stamp = sd.parse_stamp(value)
+    assert stamp.utc() == when
+    assert (stamp.has_time, stamp.has_zone) == (has_time, has_zone)
+
+
+@pytest.mark.parametrize("value", ["", "yesterday", "12:30", "0000-00-00", "not a date 2024"], ids=str)
+def test_parse_stamp_rejects_non_dates(value):
+    assert sd.parse_stamp(value) is None
+
+
+def test_json_ld_news_article_fields():
+    tree = page(ld("""{"@context": "https://schema.org", "@graph": [
+        {"@type": "WebSite", "name": "Site"},
+        {"@type": ["NewsArticle"], "headline": "A &amp; B agree", "datePublished": "2024-05-14T13:00:00+02:00",
+         "author": [{"@type": "Person", "name": "Mara Quill"}, {"@type": "Person", "name": "Tobias Reed"}],
+         "publisher": {"@type": "Organization", "name": "The Courier"}, "articleBody": "Full text.",
+         "url": "https://courier.example/a"}]}"""))
+    st = sd.read_structured(tree)
+    assert st.is_article
+    assert st.title_candidates[0] == ("json_ld", "A & B agree")
+    assert st.authors[0] == ("json_ld", ["Mara Quill", "Tobias Reed"])
+    assert st.sites[0] == ("json_ld", "The Courier")
+    assert st.body == "Full text."
+    assert st.url == "https://courier.example/a"
+    stamp, source = sd.pick_stamp(st.stamps)
+    assert (stamp.utc(), source) == (dt.datetime(2024, 5, 14, 11, tzinfo=UTC), "json_ld")
+
+
+def test_malformed_json_ld_is_skipped_and_the_next_script_read():
+    tree = page(ld("{ not json") + ld('{"@type": "Article", "headline": "Kept"}'))
+    assert sd.read_structured(tree).title_candidates == [("json_ld", "Kept")]
+
+
+def test_opengraph_only_page():
+    tree = page('<meta property="og:title" content="Headline"><meta property="og:site_name" content="Courier">'
+                '<meta property="article:published_time" content="2025-03-02T08:15:00+01:00">'
+                '<meta name="author" content="Jana Feldmann">')
+    st = sd.read_structured(tree)
+    assert not st.is_article
+    assert sd.pick_title(st, ["Courier"]) == ("Headline", "og")
+    assert sd.pick_authors(st) == ("Jana Feldmann", "meta")
+    assert sd.pick_site(st) == ("Courier", "og")
+    stamp, source = sd.pick_stamp(st.stamps)
+    assert (stamp.utc(), source) == (dt.datetime(2025, 3, 2, 7, 15, tzinfo=UTC), "og")
+
+
+@pytest.mark.parametrize(
+    "ld_title, og_title, h1, html_title, sites, want",
+    [
+        ("Headline - Golem.de", "Headline - Golem.de", "Headline", None, ["Golem.de"], "Headline"),
+        ("Headline | Sport", "Headline", "Headline", None, [], "Headline"),
+        ("SEO headline", "Shown headline", "Shown headline", None, [], "Shown headline"),
+        ("Only headline", None, None, None, [], "Only headline"),
+        (None, "Headline | Courier", None, "Headline | Courier", ["Courier"], "Headline"),
+        (None, "Headline", None, "Headline - Site Name", [], "Headline"),
+    ],
+    ids=["site-suffix", "section-suffix", "two-agree", "json-ld-alone", "og-site", "title-suffix"],
+)
+def test_pick_title(ld_title, og_title, h1, html_title, sites, want):
+    st = sd.Structured(html_title=html_title)
+    for source, value in (("json_ld", ld_title), ("og", og_title), ("h1", h1)):
+        if value:
+            st.title_candidates.append((source, value))
+    assert sd.pick_title(st, sites)[0] == want
+
+
+def test_pick_stamp_completes_a_day_with_the_time_of_another_source():
+    day = sd.parse_stamp("2024-05-14")
+    timed = sd.parse_stamp("2024-05-14T11:00:00+00:00")
+    stamp, source = sd.pick_stamp([("json_ld", day), ("og", timed)])
+    assert (stamp.utc(), source) == (dt.datetime(2024, 5, 14, 11, tzinfo=UTC), "og")
+
+
+def test_pick_stamp_takes_the_zone_of_the_same_wall_clock_time():
+    naive = sd.parse_stamp("2023-04-28 18:11:01")
+    zoned = sd.parse_stamp("2023-04-28T18:11:01+02:00")
+    stamp, _ = sd.pick_stamp([("json_ld", naive), ("meta", zoned)])
+    assert stamp.utc() == dt.datetime(2023, 4, 28, 16, 11, 1, tzinfo=UTC)
+
+
+def test_modified_date_is_never_the_publication_date():
+    assert sd.pick_stamp([("json_ld_modified", sd.parse_stamp("2024-05-15T10:00:00Z"))]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "authors, want",
+    [
+        (["Elena Oberholzer (obe)", "Oliver Maksan (oma)"], "Elena Oberholzer, Oliver Maksan"),
+        (["d.kuckelkorn@example.de"], None),
+        (["https://example.org/author/jane"], None),
+        (["Newsroom"], "Newsroom"),  # what the page credits, an organisation included
+    ],
+    ids=["staff-codes", "email", "url", "organisation"],
+)
+def test_pick_authors(authors, want):
+    st = sd.Structured(authors=[("json_ld", authors)])
+    assert sd.pick_authors(st)[0] == want
+
+
+@pytest.mark.parametrize(
+    "name, title, want",
+    [
+        ("The Courier", None, "The Courier"),
+        ("@courier", None, "courier"),
+        ("http://ibnlive.in.com/", None, None),
+        ("Zillow Blog - Real Estate Market Stats, Celebrity Real Estate, and Zillow News", None, "Zillow Blog"),
+        ("Harbour bridge reopens", "Harbour bridge reopens", None),
+    ],
+    ids=["name", "handle", "url", "slogan", "page-title"],
+)
+def test_clean_site_is_a_publication_name(name, title, want):
+    assert sd.clean_site(name, title) == want

@@ -1,0 +1,372 @@
+"""Structured metadata of a page: JSON-LD (schema.org NewsArticle and kin) and OpenGraph / article:* meta tags.
+
+Pure functions over a parsed lxml tree. Each field comes with the name of the source it was read from, so
+the articles table can say where `title`, `published_at`, `author` and `site` came from.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import json
+import re
+import unicodedata
+import warnings
+from collections import Counter
+
+from dateutil import parser as date_parser
+
+UTC = dt.UTC
+
+# schema.org types that describe the article itself (lower case).
+ARTICLE_TYPES = frozenset({
+    "newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+    "backgroundnewsarticle", "reviewnewsarticle", "askpublicnewsarticle", "satiricalarticle", "blogposting",
+    "liveblogposting", "socialmediaposting", "techarticle", "report", "posting",
+})
+ORGANISATION_TYPES = frozenset({"organization", "newsmediaorganization", "corporation", "onlinebusiness"})
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SPACE = re.compile(r"\s+")
+# Time-zone abbreviations dateutil does not know but pages write ("Fri Apr 28 19:20:36 CEST 2023").
+TZ_ABBREVIATIONS = {
+    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 3600, "BST": 3600, "IST": 19800, "CET": 3600, "CEST": 7200,
+    "MEZ": 3600, "MESZ": 7200, "EET": 7200, "EEST": 10800, "MSK": 10800, "EST": -18000, "EDT": -14400,
+    "CST": -21600, "CDT": -18000, "MST": -25200, "MDT": -21600, "PST": -28800, "PDT": -25200, "JST": 32400,
+    "KST": 32400, "AEST": 36000, "AEDT": 39600, "SAST": 7200,
+}
+
+
+def clean_value(text) -> str | None:
+    """A metadata string with entities decoded (twice: pages escape their JSON-LD), NFC, whitespace collapsed."""
+    if not isinstance(text, str):
+        return None
+    text = html.unescape(html.unescape(text))
+    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return text or None
+
+
+@dataclasses.dataclass(frozen=True)
+class Stamp:
+    """A publication time as a page wrote it: `when` is aware when the page gave a zone."""
+
+    when: dt.datetime
+    has_time: bool
+    has_zone: bool
+
+    def utc(self) -> dt.datetime:
+        when = self.when if self.has_zone else self.when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
+
+
+def parse_stamp(value) -> Stamp | None:
+    """A date or date-time string (ISO 8601, RFC 2822, "Fri Apr 28 19:20:36 CEST 2023") as a Stamp, else None."""
+    text = clean_value(value)
+    if not text or len(text) > 60 or not re.search(r"\d{4}", text):
+        return None
+    iso = re.match(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$", text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if iso:
+                when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(",", "."))
+            else:
+                when = date_parser.parse(text, tzinfos=TZ_ABBREVIATIONS)
+        except (ValueError, OverflowError, TypeError):
+            return None
+    has_time = bool(re.search(r"\d{1,2}:\d{2}", text))
+    if not 1990 <= when.year <= 2100:
+        return None
+    return Stamp(when=when, has_time=has_time, has_zone=when.tzinfo is not None)
+
+
+def _types(obj: dict) -> set[str]:
+    t = obj.get("@type")
+    items = t if isinstance(t, list) else [t]
+    return {x.lower().rsplit("/", 1)[-1] for x in items if isinstance(x, str)}
+
+
+def _walk(obj, depth: int = 0):
+    if depth > 6:
+        return
+    if isinstance(obj, list):
+        for x in obj:
+            yield from _walk(x, depth + 1)
+    elif isinstance(obj, dict):
+        yield obj
+        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+            if isinstance(obj.get(key), (dict, list)):
+                yield from _walk(obj[key], depth + 1)
+
+
+def json_ld_objects(tree) -> list[dict]:
+    """Every JSON-LD object of the page (top-level, in @graph and mainEntity), malformed scripts skipped."""
+    out = []
+    for node in tree.iterfind(".//script"):
+        if (node.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = (node.text or "").strip()
+        raw = re.sub(r"^(//\s*)?<!\[CDATA\[", "", raw)
+        raw = re.sub(r"(//\s*)?\]\]>$", "", raw).strip()
+        try:
+            data = json.loads(_CTRL.sub(" ", raw), strict=False)
+        except ValueError:
+            continue
+        out.extend(_walk(data))
+    return out
+
+
+def _name(value) -> str | None:
+    if isinstance(value, list):
+        return _name(value[0]) if value else None
+    if isinstance(value, dict):
+        return _name(value.get("name"))
+    return clean_value(value)
+
+
+def person_names(value) -> list[str]:
+    """Names of a JSON-LD `author`: strings or Person objects; organisations and URLs are not names."""
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        name = _name(item)
+        if name and not re.match(r"^(https?:|www\.)", name, re.I) and name not in out:
+            out.append(name)
+    return out
+
+
+def article_object(objs: list[dict]) -> dict | None:
+    """The JSON-LD object describing the article: an article type with a headline or body, else one without."""
+    best, best_rank = None, 9
+    for obj in objs:
+        types = _types(obj)
+        if types & ARTICLE_TYPES:
+            rank = 0 if ("headline" in obj or "articleBody" in obj) else 1
+        elif "webpage" in types and ("headline" in obj or "datePublished" in obj):
+            rank = 2
+        else:
+            continue
+        if rank < best_rank:
+            best, best_rank = obj, rank
+    return best
+
+
+def meta_tags(tree) -> dict[str, str]:
+    """First value of each <meta property|name|itemprop> key, lower-cased keys."""
+    out: dict[str, str] = {}
+    for node in tree.iterfind(".//meta"):
+        key = (node.get("property") or node.get("name") or node.get("itemprop") or "").strip().lower()
+        value = node.get("content")
+        if key and value and value.strip() and key not in out:
+            out[key] = value.strip()
+    return out
+
+
+@dataclasses.dataclass
+class Structured:
+    """What a page's structured data says, each field with its source (`json_ld`, `og`, `meta`, `h1`)."""
+
+    title_candidates: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, title)
+    html_title: str | None = None
+    stamps: list[tuple[str, Stamp]] = dataclasses.field(default_factory=list)  # (source, stamp), best first
+    authors: list[tuple[str, list[str]]] = dataclasses.field(default_factory=list)  # (source, names), best first
+    sites: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, publication name)
+    url: str | None = None
+    body: str | None = None  # JSON-LD articleBody
+    language: str | None = None
+    is_article: bool = False  # the page declares itself an article (JSON-LD article type or og:type article)
+
+
+_DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished", "date", "pubdate",
+              "publishdate", "publish-date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.date",
+              "parsely-pub-date", "sailthru.date", "citation_publication_date")
+_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "byl")
+
+
+def read_structured(tree) -> Structured:
+    """The page's JSON-LD article object and meta tags, as candidates per field."""
+    objs = json_ld_objects(tree)
+    art = article_object(objs)
+    meta = meta_tags(tree)
+    out = Structured()
+    out.is_article = art is not None
+    if art is not None:
+        headline = clean_value(art.get("headline")) or clean_value(art.get("name"))
+        if headline:
+            out.title_candidates.append(("json_ld", headline))
+        for key in ("datePublished", "dateCreated"):
+            stamp = parse_stamp(art.get(key)) if isinstance(art.get(key), str) else None
+            if stamp:
+                out.stamps.append(("json_ld", stamp))
+                break
+        names = person_names(art.get("author"))
+        if names:
+            out.authors.append(("json_ld", names))
+        publisher = _name(art.get("publisher"))
+        if publisher:
+            out.sites.append(("json_ld", publisher))
+        if isinstance(art.get("articleBody"), str):
+            out.body = html.unescape(art["articleBody"]).strip() or None
+        url = art.get("url")
+        out.url = url if isinstance(url, str) and url.startswith("http") else None
+        if isinstance(art.get("inLanguage"), str):
+            out.language = art["inLanguage"]
+    og_title = clean_value(meta.get("og:title"))
+    if og_title:
+        out.title_candidates.append(("og", og_title))
+    h1 = tree.find(".//h1")
+    if h1 is not None:
+        text = clean_value("".join(h1.itertext()))
+        if text:
+            out.title_candidates.append(("h1", text))
+    node = tree.find(".//title")
+    out.html_title = clean_value(node.text) if node is not None else None
+    for key in _DATE_KEYS:
+        stamp = parse_stamp(meta.get(key))
+        if stamp:
+            out.stamps.append(("og" if key.startswith(("article:", "og:")) else "meta", stamp))
+    modified = parse_stamp(art.get("dateModified")) if art is not None and isinstance(art.get("dateModified"), str) else None
+    if modified:
+        out.stamps.append(("json_ld_modified", modified))
+    for key in _AUTHOR_KEYS:
+        value = clean_value(meta.get(key))
+        if value and not re.match(r"^(https?:|www\.)", value, re.I):
+            out.authors.append(("meta", [value]))
+            break
+    if clean_value(meta.get("og:site_name")):
+        out.sites.append(("og", clean_value(meta.get("og:site_name"))))
+    for obj in objs:
+        if _types(obj) & ORGANISATION_TYPES and _name(obj):
+            out.sites.append(("json_ld_organization", _name(obj)))
+            break
+    if not out.url:
+        node = tree.find(".//link[@rel='canonical']")
+        href = node.get("href") if node is not None else None
+        out.url = href if href and href.startswith("http") else (meta.get("og:url") if (meta.get("og:url") or "").startswith("http") else None)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Choosing one value per field.
+# ------------------------------------------------------------------------------------------------
+
+_SEPS = (" - ", " | ", " – ", " — ", "｜", "|", " :: ", " · ", " / ", " -", "-")
+
+
+def _strip_site(title: str, sites: list[str]) -> str:
+    """A title without a site name before or after it ("Headline - Golem.de", "DW | Headline")."""
+    low = title.lower()
+    for site in sites:
+        s = site.lower()
+        for sep in _SEPS:
+            if low.endswith(sep + s) and len(title) > len(sep + s) + 3:
+                return title[: -len(sep + s)].strip()
+            if low.startswith(s + sep) and len(title) > len(sep + s) + 3:
+                return title[len(s + sep):].strip()
+    return title
+
+
+def _title_suffixes(html_title: str | None, titles: list[str]) -> list[str]:
+    """What the page's <title> adds after one of the headlines: the site name, as this page writes it."""
+    if not html_title:
+        return []
+    out = []
+    for t in titles:
+        if html_title.startswith(t) and len(html_title) > len(t):
+            rest = re.sub(r"^\s*[-|–—·:•｜/]+\s*", "", html_title[len(t):]).strip()
+            if rest:
+                out.append(rest)
+    return out
+
+
+def pick_title(st: Structured, site_names: list[str]) -> tuple[str | None, str | None]:
+    """(title, source): the JSON-LD headline, og:title and <h1>, each without a site name; two that agree
+    win over a third; else the first of JSON-LD, og, h1."""
+    raw = [t for _, t in st.title_candidates]
+    sites = [s for s in site_names if s] + _title_suffixes(st.html_title, raw)
+    cands = [(src, _strip_site(t, sites)) for src, t in st.title_candidates]
+    texts = [t for _, t in cands]
+    for i, a in enumerate(texts):  # "Headline | Sport" is "Headline" with a section suffix
+        for b in texts:
+            if a != b and a.startswith(b) and any(a[len(b):].startswith(s) for s in _SEPS):
+                texts[i] = b
+    votes = Counter(texts)
+    if not votes:
+        return None, None
+    best = max(range(len(texts)), key=lambda i: (votes[texts[i]], -i))
+    return texts[best], cands[best][0]
+
+
+def pick_stamp(stamps: list[tuple[str, Stamp]]) -> tuple[Stamp | None, str | None]:
+    """(stamp, source): the first published stamp; completed by another source of the page that gives the same
+    day with a time, or the same wall-clock time with a zone (the most precise consistent value)."""
+    published = [(s, st) for s, st in stamps if s != "json_ld_modified"]
+    if not published:
+        return None, None
+    source, best = published[0]
+    for other_src, other in stamps:
+        if other is best:
+            continue
+        if not best.has_time and other.has_time and other.when.date() == best.when.date() and other_src != "json_ld_modified":
+            best, source = other, other_src
+        if best.has_time and not best.has_zone and other.has_zone and other.has_time and \
+                other.when.replace(tzinfo=None) == best.when.replace(tzinfo=None):
+            best, source = other, other_src
+    if best.has_time and not best.has_zone:
+        # Same page, a zoned stamp (often dateModified) gives the page's UTC offset.
+        zoned = next((st for _, st in stamps if st.has_zone and st.has_time), None)
+        if zoned is not None and abs((zoned.when.replace(tzinfo=None) - best.when).days) < 30:
+            best = Stamp(best.when.replace(tzinfo=zoned.when.tzinfo), True, True)
+    return best, source
+
+
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+# A short staff code after a name: "Elena Oberholzer (obe)".
+_STAFF_CODE = re.compile(r"\s*\([^()\s]{1,6}\.?\)\s*$")
+_URLISH = re.compile(r"^(https?:|www\.)", re.I)
+
+
+def pick_authors(st: Structured) -> tuple[str | None, str | None]:
+    """(authors joined by ", ", source): the first source that names any. Names are kept as the page declares
+    them (a newsroom or agency credited as author included); e-mail addresses and URLs are not names, and a
+    short staff code after a name is dropped."""
+    for source, names in st.authors:
+        people = []
+        for name in names:
+            name = _STAFF_CODE.sub("", name).strip()
+            if name and not _EMAIL.search(name) and not _URLISH.match(name) and name not in people:
+                people.append(name)
+        if people:
+            return ", ".join(people), source
+    return None, None
+
+
+# Longest publication name kept; a longer og:site_name is a page title or a slogan.
+MAX_SITE_CHARS = 60
+_SITE_SEP = re.compile(r"\s+[-|–—:·]\s+")
+
+
+def clean_site(name: str | None, title: str | None = None) -> str | None:
+    """A publication name, or None: never a URL, never the page's title; "Zillow Blog - Real Estate Market
+    Stats, ..." is "Zillow Blog"."""
+    name = clean_value(name)
+    if not name:
+        return None
+    name = name.lstrip("@").strip()
+    if _URLISH.match(name) or "/" in name:
+        return None
+    if len(name) > MAX_SITE_CHARS or _SITE_SEP.search(name) and len(name) > 30:
+        name = _SITE_SEP.split(name)[0].strip()
+    if not name or len(name) > MAX_SITE_CHARS:
+        return None
+    if title and name.casefold() == title.casefold():
+        return None
+    return name
+
+
+def pick_site(st: Structured, title: str | None = None) -> tuple[str | None, str | None]:
+    """(publication name, source): JSON-LD publisher, og:site_name, else the page's JSON-LD organisation."""
+    for source, name in st.sites:
+        site = clean_site(name, title)
+        if site:
+            return site, source
+    return None, None
