@@ -1,6 +1,7 @@
 """Read stage: pure parsing functions, then the ReadArticles composite with its rejects."""
 import datetime as dt
 import gzip
+import io
 import json
 
 import apache_beam as beam
@@ -16,6 +17,8 @@ from transforms.read import ReadArticles
 from transforms.read.files import parse_file
 from transforms.read.formats import detect_format
 from transforms.read.jsonl import iter_jsonl, parse_jsonl_record, peek_id
+from transforms.read.parts import line_ranges, range_lines
+from transforms.read.transform import ParseInputFileFn, SplitInputFileFn
 from transforms.rejecting import REJECTS
 
 
@@ -237,3 +240,105 @@ def test_read_articles_composite(tmp_path):
             ),
             label="rejects",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Large files in parts: byte ranges that begin at line / record starts, read by several workers
+# ---------------------------------------------------------------------------------------------
+
+JSONL_BODY = b'{"id": "a", "text": "one"}\n\n{"id": "b", "text": "two"}\nnot json\n{"id": "c", "text": "three"}'
+
+
+@pytest.mark.parametrize("part_bytes", [1, 5, 27, 28, 40, 1000], ids=["1", "5", "line-end-1", "line-end", "40", "whole"])
+def test_line_ranges_cover_the_file_at_line_starts_with_their_line_numbers(part_bytes):
+    ranges = list(line_ranges(io.BytesIO(JSONL_BODY), part_bytes, chunk_bytes=7))
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(JSONL_BODY)
+    assert all(end == next_start for (_, end, _), (next_start, _, _) in zip(ranges, ranges[1:]))
+    for start, end, first_line in ranges:
+        assert start == 0 or JSONL_BODY[start - 1:start] == b"\n"  # no line is cut
+        assert first_line == JSONL_BODY[:start].count(b"\n") + 1
+        assert end - start >= min(part_bytes, len(JSONL_BODY) - start) or end == len(JSONL_BODY)
+
+
+def test_range_lines_reads_exactly_its_range():
+    lines = [line for start, end, _ in line_ranges(io.BytesIO(JSONL_BODY), 10) for line in range_lines(io.BytesIO(JSONL_BODY), start, end, 1000)]
+    assert b"".join(lines) == JSONL_BODY
+
+
+def test_line_ranges_rejects_a_part_size_below_one():
+    with pytest.raises(ValueError):
+        list(line_ranges(io.BytesIO(JSONL_BODY), 0))
+
+
+def _parts_read(path: str, part_bytes: int) -> list[tuple]:
+    """(source_uri, article_id or reject reason) of every output of splitting `path` and parsing each part."""
+    out = []
+    for part in SplitInputFileFn(part_bytes).process(path):
+        for item in ParseInputFileFn().process(part):
+            value = getattr(item, "value", item)  # TaggedOutput or the article itself
+            out.append((value.source_uri, value.article_id if isinstance(value, RawArticle) else value.reason))
+    return out
+
+
+@pytest.mark.parametrize("part_bytes", [1, 30, 64], ids=["per-line", "30", "64"])
+def test_jsonl_in_parts_names_every_record_as_the_whole_file_does(tmp_path, part_bytes):
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(JSONL_BODY)
+    whole = _parts_read(str(path), 1 << 30)
+    assert [uri.rsplit(":", 1)[1] for uri, _ in whole] == ["1", "3", "4", "5"]  # blank line 2 skipped, bad line 4 rejected
+    assert len(list(SplitInputFileFn(part_bytes).process(str(path)))) > 1
+    assert _parts_read(str(path), part_bytes) == whole
+
+
+def _write_many_record_warc(path, pages: int):
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as f:
+        w = WARCWriter(f, gzip=True)
+        w.write_record(w.create_warcinfo_record(path.name, {"software": "newsbeam tests"}))
+        for i in range(pages):
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            body = f"<html><body><article><p>Page {i} of the archive, a sentence of its own.</p></article></body></html>".encode()
+            w.write_record(w.create_warc_record(f"https://news.example.org/{i}.html", "response", payload=io.BytesIO(body), http_headers=http))
+    return path
+
+
+@pytest.mark.parametrize("part_bytes", [1, 700], ids=["per-record", "700"])
+def test_warc_in_parts_names_every_record_as_the_whole_file_does(tmp_path, part_bytes):
+    path = str(_write_many_record_warc(tmp_path / "crawl.warc.gz", 12))
+    whole = _parts_read(path, 1 << 30)
+    assert len(whole) == 12 and whole[0][0].endswith("#2")  # record 1 is the warcinfo record: counted, not read
+    parts = list(SplitInputFileFn(part_bytes).process(path))
+    assert len(parts) > 1 and parts[-1].end is None
+    assert _parts_read(path, part_bytes) == whole
+
+
+def test_warc_with_a_corrupt_tail_ends_in_its_reject_when_read_in_parts(tmp_path):
+    path = _write_many_record_warc(tmp_path / "cut.warc.gz", 6)
+    data = path.read_bytes()
+    path.write_bytes(data + data[len(data) // 2:len(data) // 2 + 300])  # bytes from inside a gzip member: no record
+    got = _parts_read(str(path), 1)
+    assert len(got) == 7 and got[-1] == (f"{path}#8", Reason.UNREADABLE)
+    assert got == _parts_read(str(path), 1 << 30)
+
+
+def test_read_articles_spreads_a_large_jsonl_in_parts_not_as_records(tmp_path):
+    """A plain JSONL file read in parts comes out on `files` (cleaned where it is read); a .jsonl.gz file,
+    which cannot be cut, on `records` (spread after reading). Both name lines as the whole file does."""
+    lines = [json.dumps({"id": f"r{i}", "text": f"Article number {i} has a body long enough to be read."}) for i in range(40)]
+    (tmp_path / "big.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "small.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines[:3]) + "\n").encode()))
+    d = str(tmp_path)
+    with TestPipeline() as p:
+        out = p | ReadArticles([f"{d}/*"], part_bytes=200)
+        assert_that(out["files"] | "FileUris" >> beam.Map(lambda a: a.source_uri),
+                    equal_to([f"{d}/big.jsonl:{i}" for i in range(1, 41)]), label="InParts")
+        assert_that(out["records"] | "RecordUris" >> beam.Map(lambda a: a.source_uri),
+                    equal_to([f"{d}/small.jsonl.gz:{i}" for i in range(1, 4)]), label="Whole")
+        assert_that(out[REJECTS], equal_to([]), label="NoRejects")
+
+
+def test_read_articles_refuses_a_part_size_below_one():
+    with pytest.raises(ValueError):
+        ReadArticles(["x"], part_bytes=0)

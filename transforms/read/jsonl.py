@@ -183,10 +183,11 @@ def bounded_lines(stream: BinaryIO, max_bytes: int) -> Iterator[bytes | LongLine
         yield LongLine(length)
 
 
-def iter_jsonl(path: str, lines: Iterable[bytes | LongLine], max_bytes: int) -> Iterator[RawArticle | Reject]:
-    """Every non-blank line of a JSONL file as a RawArticle or a Reject; source_uri is `path:line`. Each line is
-    judged alone: whatever parsing one line raises is that line's reject (internal_error for a bug)."""
-    for number, line in enumerate(lines, start=1):
+def iter_jsonl(path: str, lines: Iterable[bytes | LongLine], max_bytes: int, first_line: int = 1) -> Iterator[RawArticle | Reject]:
+    """Every non-blank line of a JSONL file (or of a part of it whose first line is `first_line`) as a RawArticle
+    or a Reject; source_uri is `path:line`. Each line is judged alone: whatever parsing one line raises is that
+    line's reject (internal_error for a bug)."""
+    for number, line in enumerate(lines, start=first_line):
         uri = line_uri(path, number)
         if isinstance(line, LongLine):
             yield Reject.of(uri, None, Stage.READ, Reason.TOO_LARGE, f"line of {line.length} bytes is above the limit of {max_bytes}")

@@ -101,16 +101,18 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
     )
 
 
-def iter_warc(path: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawArticle | Reject | Skipped]:
-    """Every record of a WARC file (plain or gzipped, detected by warcio); a corrupt file ends with an `unreadable`
-    reject. Whatever warcio raises on bytes it cannot parse (AttributeError for a response without a target URI,
+def iter_warc(path: str, stream: BinaryIO, max_bytes: int, first_number: int = 1,
+              records: int | None = None) -> Iterator[RawArticle | Reject | Skipped]:
+    """Every record of a WARC file (plain or gzipped, detected by warcio), or the `records` records from where
+    `stream` is positioned, numbered from `first_number`. A corrupt file ends with an `unreadable` reject.
+    Whatever warcio raises on bytes it cannot parse (AttributeError for a response without a target URI,
     among others) ends the file that way too; a failure while turning one parsed record into an article is that
     record's reject."""
-    number = 0
-    records = iter(bounded_archive(stream))
-    while True:
+    number = first_number - 1
+    archive = iter(bounded_archive(stream))
+    while records is None or number - first_number + 1 < records:
         try:
-            record = next(records)
+            record = next(archive)
         except StopIteration:
             return
         except Exception as exc:  # warcio on hostile bytes: the rest of the file cannot be read
