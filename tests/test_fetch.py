@@ -456,3 +456,75 @@ def test_blocked_by_default_end_to_end(web, tmp_path):
 def test_missing_feed_list_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         run(["--feeds", str(tmp_path / "nope.opml"), "--output", str(tmp_path / "out")])
+
+
+# ---------------------------------------------------------------------------------------------
+# Many hosts at once: a thread per slot, each host polite (bench/fetch.py's loopback site: one server on
+# several 127.0.0.x addresses, which logs arrival times and counts the requests it answers at once)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def site():
+    from bench.fetch import LoopbackSite
+
+    s = LoopbackSite(hosts=12, delay=0.1)  # 12 hosts: some in each of a few slots, whatever the port
+    yield s
+    s.close()
+
+
+def _gaps_per_host(log):
+    times = {}
+    for at, host, _ in log:
+        times.setdefault(host, []).append(at)
+    return [b - a for ts in times.values() for a, b in zip(ts, ts[1:])]
+
+
+def test_threads_fetch_many_hosts_at_once_each_host_at_its_own_rate(site):
+    rate, threads = 10.0, 4
+    cfg = FetchConfig(**{**FAST, "rate_per_host": rate})
+    fetcher = SlotFetcher(cfg, make_pool_manager(cfg), threads=threads)
+    urls = [f"http://{host}/news/{n}" for n in range(3) for host in site.hosts]
+    outcomes = list(fetcher.run([FetchRequest(u, KIND_PAGE, "test") for u in urls]))
+    assert sorted(o.request.url for o in outcomes if isinstance(o, Fetched)) == sorted(urls)
+    log = site.requests()
+    assert len(log) == len(site.hosts) * 4  # robots.txt once per host + 3 pages
+    assert 2 <= site.max_in_flight <= threads  # hosts were fetched at once, never more than the threads
+    assert min(_gaps_per_host(log)) >= 1 / rate  # and no host faster than its rate
+    assert all(fetcher.stats[h] == {"requests": 4, "ok": 3} for h in site.hosts)
+
+
+def test_one_thread_keeps_one_request_in_flight(site):
+    cfg = FetchConfig(**{**FAST, "rate_per_host": 20.0})
+    fetcher = SlotFetcher(cfg, make_pool_manager(cfg))
+    list(fetcher.run([FetchRequest(f"http://{host}/news/1", KIND_PAGE, "test") for host in site.hosts[:3]]))
+    assert site.max_in_flight == 1 and len(site.requests()) == 6
+
+
+def test_threads_must_be_positive():
+    cfg = FetchConfig(**FAST)
+    with pytest.raises(ValueError):
+        SlotFetcher(cfg, None, threads=0)
+
+
+def test_fetch_urls_fetches_the_slots_of_a_bundle_at_once_within_the_concurrency(site):
+    """Beam's local runner hands all slots to one bundle: they are fetched together, at most `concurrency`
+    requests in flight, each host at its rate, every URL fetched once."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.fetch.transform import FetchUrls
+
+    rate, concurrency = 10.0, 3
+    cfg = FetchConfig(**{**FAST, "rate_per_host": rate, "concurrency": concurrency})
+    urls = [f"http://{host}/news/{n}" for n in range(2) for host in site.hosts]
+    with TestPipeline() as p:
+        requests = p | "Requests" >> beam.Create([FetchRequest(u, KIND_PAGE, "test") for u in urls])
+        validators = p | "NoValidators" >> beam.Create([])
+        prior_hosts = p | "NoPriorHosts" >> beam.Create([])
+        out = requests | FetchUrls(cfg, validators, prior_hosts)
+        assert_that(out["docs"] | beam.Map(lambda d: d.url), equal_to(urls))
+    log = site.requests()
+    assert len(log) == len(site.hosts) * 3
+    assert 2 <= site.max_in_flight <= concurrency
+    assert min(_gaps_per_host(log)) >= 1 / rate

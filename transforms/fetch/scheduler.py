@@ -1,7 +1,9 @@
-"""The polite per-host scheduler: many hosts interleaved in one slot, each host contacted at most once per
-interval (or its robots.txt Crawl-delay), one request in flight, redirects and retries with backoff."""
+"""The polite per-host scheduler: many hosts interleaved, each host contacted at most once per interval (or its
+robots.txt Crawl-delay) with at most one request of its own in flight, up to `threads` requests in flight
+in all, redirects and retries with backoff."""
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import datetime as dt
 import hashlib
@@ -70,14 +72,19 @@ class _Host:
 
 class SlotFetcher:
     """Fetch a batch of requests: hosts are interleaved, every host is contacted at most once per interval
-    (and never before the time an earlier stage last contacted it), and one request is in flight at a time.
+    (and never before the time an earlier stage last contacted it) and has at most one request in flight,
+    and at most `threads` requests are in flight at once (each on a thread of a pool; the scheduling, the
+    request generators and all bookkeeping stay on the calling thread).
 
     `run()` yields Fetched / NotModified / Failed outcomes; afterwards `host_states()` gives each host's
     state, `stats` the per-host counts and `new_validators` the validators rows of the 200 responses.
     """
 
     def __init__(self, cfg: FetchConfig, pm, validators: dict | None = None, prior_hosts: dict | None = None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep, threads: int = 1):
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
+        self.threads = threads
         self.cfg = cfg
         self.pm = pm
         self.validators = validators or {}
@@ -111,22 +118,24 @@ class SlotFetcher:
         """When the host's next call may start: an interval after its last response, and not before a backoff ends."""
         return max(h.last_end + self._interval(h), h.calls[0][1].not_before)
 
-    def _send(self, h: _Host, url: str, headers: dict, want_body) -> Response | FetchError:
+    def _get(self, url: str, headers: dict, want_body) -> tuple[Response | FetchError, float]:
+        """One GET (on a pool thread): its Response or FetchError, and when it ended."""
         try:
             result: Response | FetchError = http_get(self.pm, url, headers, self.cfg, want_body)
         except FetchError as exc:
             result = exc
-        finally:
-            h.last_end = self.clock()
-        if not (isinstance(result, FetchError) and result.reason == Reason.BLOCKED_ADDRESS):
-            self._count(h.key, "requests")  # a refused address is never contacted: nothing was sent
-        return result
+        return result, self.clock()
 
-    def _fetch_robots(self, h: _Host, scheme: str) -> None:
-        url = f"{scheme}://{h.key}/robots.txt"
+    def _robots_get(self, key: str, scheme: str) -> tuple[Response | FetchError, int, float | None, bool]:
+        """robots.txt of host `key` with its redirects (on a pool thread): (outcome, requests sent, when the last
+        ended, whether the host's own address is refused)."""
+        url = f"{scheme}://{key}/robots.txt"
         outcome: Response | FetchError = FetchError(Reason.TOO_MANY_REDIRECTS, "robots.txt redirected too often")
+        sent, ended = 0, None
         for hop in range(self.cfg.max_redirects + 1):  # noqa: B007 - `hop` is read after the loop
-            outcome = self._send(h, url, {}, lambda status, _h: 200 <= status < 300)
+            outcome, ended = self._get(url, {}, lambda status, _h: 200 <= status < 300)
+            if not (isinstance(outcome, FetchError) and outcome.reason == Reason.BLOCKED_ADDRESS):
+                sent += 1  # a refused address is never contacted: nothing was sent
             if isinstance(outcome, Response) and outcome.status in REDIRECT_STATUSES and outcome.headers.get("location"):
                 try:
                     url = check_url(urljoin(url, outcome.headers["location"]))
@@ -135,7 +144,16 @@ class SlotFetcher:
                     break
                 continue
             break
-        if isinstance(outcome, FetchError) and outcome.reason == Reason.BLOCKED_ADDRESS and hop == 0:
+        blocked = isinstance(outcome, FetchError) and outcome.reason == Reason.BLOCKED_ADDRESS and hop == 0
+        return outcome, sent, ended, blocked
+
+    def _robots_done(self, h: _Host, outcome: Response | FetchError, sent: int, ended: float | None, blocked: bool) -> None:
+        """Take a host's robots.txt outcome into its state (on the scheduling thread)."""
+        if ended is not None:
+            h.last_end = ended
+        for _ in range(sent):
+            self._count(h.key, "requests")
+        if blocked:
             h.blocked = outcome.detail  # the host itself is refused, not just its robots.txt
         if isinstance(outcome, FetchError) and outcome.reason == Reason.TOO_LARGE:
             outcome = FetchError(Reason.HTTP_STATUS, "robots.txt too large")  # treat as unreachable: disallow
@@ -199,49 +217,83 @@ class SlotFetcher:
 
     def run(self, requests: Iterable[FetchRequest], progress_every: float = 30.0) -> Iterator:
         """Fetch every request (robots.txt first for each new host); yields one outcome per request."""
-        total = done = failed = 0
+        self._total = self._done = self._failed = 0
         for req in requests:
             job = self._job(req)
             self._enqueue(job, next(job))
-            total += 1
+            self._total += 1
         last_progress = self.clock()
-        while True:
-            active = [h for h in self.hosts.values() if h.calls]
-            if not active:
-                break
-            h = min(active, key=self._ready_at)
-            wait = self._ready_at(h) - self.clock()
-            if wait > 0:
-                self.sleep(wait)
-            job, call = h.calls[0]
-            scheme = urlsplit(call.url).scheme
-            if h.robots is None and h.blocked is None:  # robots.txt first, once per host
-                self._fetch_robots(h, scheme)
-                continue
-            h.calls.popleft()
-            if h.blocked is not None:
-                result = FetchError(Reason.BLOCKED_ADDRESS, h.blocked)
-            elif not h.robots.allowed(call.url):
-                result = FetchError(h.robots.refusal_reason, h.robots.error or f"robots.txt of {h.key} disallows it for {self.cfg.robots_agent!r}")
+        # future -> (host, job): the job is None for a robots.txt fetch; a host is busy while it has one
+        in_flight: dict[cf.Future, tuple[_Host, object]] = {}
+        with cf.ThreadPoolExecutor(self.threads, thread_name_prefix="newsbeam-fetch") as pool:
+            while True:
+                busy = {h.key for h, _ in in_flight.values()}
+                waiting = sorted((h for h in self.hosts.values() if h.calls and h.key not in busy), key=self._ready_at)
+                next_at = None  # when the next waiting host may be contacted, if a thread is free for it
+                for h in waiting:
+                    if len(in_flight) >= self.threads:
+                        break
+                    if self._ready_at(h) > self.clock():
+                        next_at = self._ready_at(h)
+                        break
+                    yield from self._start(h, pool, in_flight)
+                if not in_flight:
+                    if next_at is None:
+                        if not any(h.calls for h in self.hosts.values()):
+                            break
+                        continue  # calls were queued by outcomes without a request (blocked, disallowed)
+                    self.sleep(max(0.0, next_at - self.clock()))
+                    continue
+                timeout = None if next_at is None else max(0.0, next_at - self.clock())
+                finished, _ = cf.wait(in_flight, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+                for future in finished:
+                    h, job = in_flight.pop(future)
+                    if job is None:
+                        self._robots_done(h, *future.result())
+                        continue
+                    result, ended = future.result()
+                    h.last_end = ended
+                    if not (isinstance(result, FetchError) and result.reason == Reason.BLOCKED_ADDRESS):
+                        self._count(h.key, "requests")  # a refused address is never contacted: nothing was sent
+                    yield from self._advance(job, result)
+                if self.clock() - last_progress >= progress_every:
+                    last_progress = self.clock()
+                    log.info("fetch: %d fetched, %d failed, %d remaining, %d hosts", self._done - self._failed, self._failed,
+                             self._total - self._done, sum(1 for h in self.hosts.values() if h.calls))
+
+    def _start(self, h: _Host, pool: cf.Executor, in_flight: dict) -> Iterator:
+        """Start `h`'s next call on the pool (robots.txt first, once per host), or settle it without a request
+        when the host is blocked or its robots.txt disallows the URL (yielding the outcome if the job ends)."""
+        job, call = h.calls[0]
+        if h.robots is None and h.blocked is None:
+            in_flight[pool.submit(self._robots_get, h.key, urlsplit(call.url).scheme)] = (h, None)
+            return
+        h.calls.popleft()
+        if h.blocked is not None:
+            yield from self._advance(job, FetchError(Reason.BLOCKED_ADDRESS, h.blocked))
+        elif not h.robots.allowed(call.url):
+            detail = h.robots.error or f"robots.txt of {h.key} disallows it for {self.cfg.robots_agent!r}"
+            yield from self._advance(job, FetchError(h.robots.refusal_reason, detail))
+        else:
+            future = pool.submit(self._get, call.url, conditional_headers(self.validators, call.url), _wants_body(call.kind))
+            in_flight[future] = (h, job)
+
+    def _advance(self, job, result: Response | FetchError) -> Iterator:
+        """Send a call's result to its job: queue the job's next call, or count and yield its outcome."""
+        try:
+            self._enqueue(job, job.send(result))
+        except StopIteration as stop:
+            outcome = stop.value
+            self._done += 1
+            origin_host = politeness_key(outcome.request.url)
+            if isinstance(outcome, Fetched):
+                self._count(origin_host, "ok")
+            elif isinstance(outcome, NotModified):
+                self._count(origin_host, "not_modified")
             else:
-                result = self._send(h, call.url, conditional_headers(self.validators, call.url), _wants_body(call.kind))
-            try:
-                self._enqueue(job, job.send(result))
-            except StopIteration as stop:
-                outcome = stop.value
-                done += 1
-                origin_host = politeness_key(outcome.request.url)
-                if isinstance(outcome, Fetched):
-                    self._count(origin_host, "ok")
-                elif isinstance(outcome, NotModified):
-                    self._count(origin_host, "not_modified")
-                else:
-                    failed += 1
-                    self._count(origin_host, "failed")
-                yield outcome
-            if self.clock() - last_progress >= progress_every:
-                last_progress = self.clock()
-                log.info("fetch: %d fetched, %d failed, %d remaining, %d hosts", done - failed, failed, total - done, len(active))
+                self._failed += 1
+                self._count(origin_host, "failed")
+            yield outcome
 
     def host_states(self) -> list[HostState]:
         """Every host this fetcher met, with its robots.txt verdict and last contact time (for later stages)."""

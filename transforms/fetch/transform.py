@@ -73,7 +73,12 @@ class SeedRequestsFn(beam.DoFn):
 
 
 class FetchSlotFn(beam.DoFn):
-    """(slot, [FetchRequest]) -> Fetched documents, one SlotFetcher per slot (hosts sequential, polite).
+    """(slot, [FetchRequest]) -> Fetched documents. The slots of one bundle are fetched together when the bundle
+    ends, by one SlotFetcher with a thread per slot: up to that many requests in flight, each host polite
+    (one request at a time, its interval apart). A host is in one slot and a slot in one bundle, so a host is
+    never fetched by two workers at once, and across all bundles at most `concurrency` (the number of
+    slots) requests are in flight. (A runner may hand one worker all the slots in one bundle, as Beam's local
+    runner does in one process: fetching slot after slot there made a list of many hosts as slow as one.)
 
     The same URL asked twice is fetched once; requests are sorted so a run is reproducible. A 304 is counted
     (`fetch.not_modified`), not output. Tagged outputs: rejects (Reject, stage fetch, one per failed request),
@@ -91,24 +96,40 @@ class FetchSlotFn(beam.DoFn):
         if self.pm is not None:
             self.pm.clear()
 
+    def start_bundle(self):
+        self._slots: list[list[FetchRequest]] = []
+        self._side = ({}, {})
+
     def process(self, element, validators, prior_hosts):
         _, requests = element
-        unique = {r.url: r for r in sorted(requests, key=lambda r: (r.url, r.kind, r.origin))}
-        fetcher = SlotFetcher(self.cfg, self.pm, validators, prior_hosts)
+        self._slots.append(list(requests))
+        self._side = (validators, prior_hosts)  # the same side inputs for every element
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindows
+
+        if not self._slots:
+            return
+        slots, self._slots = self._slots, []
+        unique = {r.url: r for r in sorted((r for slot in slots for r in slot), key=lambda r: (r.url, r.kind, r.origin))}
+        validators, prior_hosts = self._side
+        fetcher = SlotFetcher(self.cfg, self.pm, validators, prior_hosts, threads=min(len(slots), self.cfg.concurrency))
+        windowed = GlobalWindows.windowed_value  # finish_bundle outputs carry their window
         for outcome in fetcher.run(unique.values()):
             if isinstance(outcome, Fetched):
                 Metrics.counter("fetch", "fetched").inc()
-                yield outcome
+                yield windowed(outcome)
             elif isinstance(outcome, NotModified):
                 Metrics.counter("fetch", "not_modified").inc()
             else:
-                yield reject(outcome.request.url, outcome.request.origin, Stage.FETCH, outcome.reason, outcome.detail)
+                failed = reject(outcome.request.url, outcome.request.origin, Stage.FETCH, outcome.reason, outcome.detail)
+                yield beam.pvalue.TaggedOutput(failed.tag, windowed(failed.value))
         for row in fetcher.new_validators:
-            yield beam.pvalue.TaggedOutput(VALIDATORS, row)
+            yield beam.pvalue.TaggedOutput(VALIDATORS, windowed(row))
         for state in fetcher.host_states():
-            yield beam.pvalue.TaggedOutput(HOSTS, (state.host, state))
+            yield beam.pvalue.TaggedOutput(HOSTS, windowed((state.host, state)))
         for host, counts in fetcher.stats.items():
-            yield beam.pvalue.TaggedOutput(HOST_COUNTS, (host, counts))
+            yield beam.pvalue.TaggedOutput(HOST_COUNTS, windowed((host, counts)))
 
 
 class DiscoverLinksFn(beam.DoFn):
@@ -162,9 +183,10 @@ def _is_page(request: FetchRequest, _partitions: int) -> int:
 class FetchUrls(beam.PTransform):
     """PCollection[FetchRequest] -> {docs: Fetched, rejects, validators, hosts, host_counts}.
 
-    Requests are keyed by a stable slot of their host and grouped, so all requests to one host are
-    fetched sequentially by one DoFn call at the configured rate, at most `concurrency` requests are
-    in flight at once, and different hosts proceed in parallel. `validators` (url -> row) are earlier runs'
+    Requests are keyed by a stable slot of their host (`concurrency` slots) and grouped, so all requests to
+    one host are fetched by one fetcher, one at a time at the configured rate; the slots of a bundle are
+    fetched together with a thread per slot (see FetchSlotFn), so at most `concurrency` requests are in
+    flight at once and different hosts proceed in parallel, on one worker or several. `validators` (url -> row) are earlier runs'
     validators; `prior_hosts` (host -> HostState) carries robots.txt and the last contact time from an
     earlier fetch stage.
     """
