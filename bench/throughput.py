@@ -1,17 +1,24 @@
 """Throughput: the whole newsbeam pipeline vs a plain trafilatura loop over the same pages, in the same run.
 
-    python -m bench.throughput --corpus '../shared/eval/extraction-dev/dragnet/input/*.html.gz' --limit 300
-    python -m bench.throughput --corpus pages.jsonl -- --workers 1
+    python -m bench.throughput --corpus '../shared/eval/extraction-dev/*/input/*.html.gz' --shapes files jsonl warc --workers 1 2
+    python -m bench.throughput --corpus pages.jsonl --limit 300 -- --some_beam_option
 
-Each measurement runs in a fresh subprocess (its memory is sampled with its worker processes), pipeline and baseline
-alternate, and the medians over --repeat rounds are printed with their ratio. Arguments after
-`--` are passed to `newsbeam run` (Beam options such as the running mode).
+The pages (HTML files matched by a glob, or the `html` field of a .jsonl[.gz]) are staged once in each
+input shape: `files` (one .html file per page), `jsonl` (one JSON Lines file holding every page) and
+`warc` (--warc-files record-gzipped WARC files, pages dealt round-robin). Every measurement runs in a
+fresh subprocess whose whole process tree's memory is sampled. Each round runs the pipeline for every
+(shape, workers), in an order that alternates between rounds, with the trafilatura loop before and after
+every pipeline run; a run's ratio is to the mean of the two loops beside it, so a machine whose load
+changes (a shared one) moves both sides of a ratio alike. Medians over --repeat rounds are printed.
+Arguments after `--` are passed to `newsbeam run`.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import gzip
+import io
 import json
 import os
 import resource
@@ -22,10 +29,12 @@ import sys
 import tempfile
 import time
 
+SHAPES = ("files", "jsonl", "warc")
 
-def load_pages(corpus: str, limit: int | None) -> list[bytes | str]:
+
+def load_pages(corpus: str, limit: int | None) -> list[bytes]:
     """HTML of each page: files matched by a glob, or the `html` field of each line of a .jsonl[.gz] file."""
-    pages: list[bytes | str] = []
+    pages: list[bytes] = []
     if corpus.endswith((".jsonl", ".jsonl.gz")):
         opener = gzip.open if corpus.endswith(".gz") else open
         with opener(corpus, "rt", encoding="utf-8") as f:
@@ -33,7 +42,7 @@ def load_pages(corpus: str, limit: int | None) -> list[bytes | str]:
                 if line.strip():
                     html = json.loads(line).get("html")
                     if html:
-                        pages.append(html)
+                        pages.append(html.encode("utf-8"))
                 if limit and len(pages) >= limit:
                     break
         return pages
@@ -46,14 +55,35 @@ def load_pages(corpus: str, limit: int | None) -> list[bytes | str]:
     return pages
 
 
-def stage_corpus(corpus: str, limit: int | None, into: str) -> int:
-    """Copy the (limited) pages into a folder the pipeline reads; returns the page count."""
-    pages = load_pages(corpus, limit)
-    for i, page in enumerate(pages):
-        data = page.encode("utf-8") if isinstance(page, str) else page
+def stage_files(pages: list[bytes], into: str) -> None:
+    os.makedirs(into)
+    for i, data in enumerate(pages):
         with open(os.path.join(into, f"{i:06d}.html"), "wb") as f:
             f.write(data)
-    return len(pages)
+
+
+def stage_jsonl(pages: list[bytes], into: str) -> None:
+    """All pages in one JSON Lines file (`id`, `url`, `html`), as a crawl export would hold them."""
+    os.makedirs(into)
+    with open(os.path.join(into, "pages.jsonl"), "w", encoding="utf-8") as f:
+        for i, data in enumerate(pages):
+            f.write(json.dumps({"id": f"p{i}", "url": f"https://site{i % 40}.example/news/{i}", "html": data.decode("utf-8", "replace")}) + "\n")
+
+
+def stage_warc(pages: list[bytes], into: str, files: int) -> None:
+    """The pages as HTTP 200 response records in `files` record-gzipped WARC files (round-robin)."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    os.makedirs(into)
+    with contextlib.ExitStack() as stack:
+        outs = [stack.enter_context(open(os.path.join(into, f"part-{k:03d}.warc.gz"), "wb")) for k in range(files)]
+        writers = [WARCWriter(o, gzip=True) for o in outs]
+        for i, data in enumerate(pages):
+            w = writers[i % files]
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            uri = f"https://site{i % 40}.example/news/{i}"
+            w.write_record(w.create_warc_record(uri, "response", payload=io.BytesIO(data), http_headers=http))
 
 
 def peak_rss_mb() -> float:
@@ -63,11 +93,11 @@ def peak_rss_mb() -> float:
 
 
 def worker(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dict:
-    """One measurement in this (fresh) process."""
-    files = sorted(glob.glob(os.path.join(pages_dir, "*.html")))
+    """One measurement in this (fresh) process: the loop over the staged .html files, or the pipeline over `pages_dir`."""
     if kind == "trafilatura":
         import trafilatura
 
+        files = sorted(glob.glob(os.path.join(pages_dir, "*.html")))
         t0 = time.perf_counter()
         empty = 0
         for path in files:
@@ -82,7 +112,7 @@ def worker(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dic
         t0 = time.perf_counter()
         row = run(["--input", pages_dir, "--output", out_dir, *beam_args], out=devnull)
         seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "pages": len(files), "articles": row["article_count"], "rejects": row["reject_count"], "peak_mb": peak_rss_mb()}
+    return {"seconds": seconds, "articles": row["article_count"], "rejects": row["reject_count"], "peak_mb": peak_rss_mb()}
 
 
 def _children(pid: int) -> list[int]:
@@ -110,9 +140,8 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024.0
 
 
-def measure(kind: str, pages_dir: str, out_root: str, beam_args: list[str], round_no: int) -> dict:
+def measure(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dict:
     """One measurement in a fresh subprocess; also samples the memory of its whole process tree (workers included)."""
-    out_dir = os.path.join(out_root, f"{kind}-{round_no}")
     cmd = [sys.executable, "-m", "bench.throughput", "--_worker", kind, "--_pages", pages_dir, "--_out", out_dir, "--", *beam_args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -141,7 +170,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", help="glob of .html/.html.gz pages, or a .jsonl[.gz] file with an `html` field")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N pages")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of (pipeline, trafilatura); medians are reported (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported (default 3)")
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=["files"], help="input shapes to run (default: files)")
+    parser.add_argument("--workers", nargs="+", type=int, default=[0],
+                        help="`newsbeam run --workers` values to run side by side (default: 0, the automatic choice)")
+    parser.add_argument("--warc-files", type=int, default=4, help="WARC files the pages are dealt into (default 4)")
     parser.add_argument("--_worker", help=argparse.SUPPRESS)
     parser.add_argument("--_pages", help=argparse.SUPPRESS)
     parser.add_argument("--_out", help=argparse.SUPPRESS)
@@ -151,31 +184,65 @@ def main(argv=None) -> int:
         return 0
     if not args.corpus:
         parser.error("--corpus is required")
+    pages = load_pages(args.corpus, args.limit)
+    if not pages:
+        raise SystemExit(f"no pages found in {args.corpus}")
+    n = len(pages)
     with tempfile.TemporaryDirectory(prefix="newsbeam-bench-") as tmp:
-        pages_dir = os.path.join(tmp, "pages")
-        os.mkdir(pages_dir)
-        n = stage_corpus(args.corpus, args.limit, pages_dir)
-        if n == 0:
-            raise SystemExit(f"no pages found in {args.corpus}")
-        print(f"{n} pages from {args.corpus}; beam args: {' '.join(beam_args) or '(defaults: DirectRunner)'}")
-        results: dict[str, list[dict]] = {"pipeline": [], "trafilatura": []}
+        dirs = {"files": os.path.join(tmp, "files")}
+        stage_files(pages, dirs["files"])
+        if "jsonl" in args.shapes:
+            dirs["jsonl"] = os.path.join(tmp, "jsonl")
+            stage_jsonl(pages, dirs["jsonl"])
+        if "warc" in args.shapes:
+            dirs["warc"] = os.path.join(tmp, "warc")
+            stage_warc(pages, dirs["warc"], args.warc_files)
+        del pages
+        mb = sum(os.path.getsize(os.path.join(dirs["files"], f)) for f in os.listdir(dirs["files"])) / 1e6
+        print(f"{n} pages ({mb:.0f} MB of HTML) from {args.corpus}; shapes {' '.join(args.shapes)}; workers {' '.join(map(str, args.workers))}; "
+              f"beam args: {' '.join(beam_args) or '(none)'}", flush=True)
+        runs = [("pipeline", shape, w) for shape in args.shapes for w in args.workers]
+        results: dict[tuple, list[dict]] = {r: [] for r in runs}
+        loops: list[dict] = []
+
+        def loop() -> dict:
+            m = measure("trafilatura", dirs["files"], os.path.join(tmp, "out"), [])
+            m["rate"] = n / m["seconds"]
+            loops.append(m)
+            print(f"  {'trafilatura loop':<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s", flush=True)
+            return m
+
+        # The loop runs before and after every pipeline run: each run's ratio is to the mean of the two loops
+        # beside it, so a change in the machine's load between runs moves both sides.
+        before = loop()
         for r in range(args.repeat):
-            for kind in ("pipeline", "trafilatura") if r % 2 == 0 else ("trafilatura", "pipeline"):
-                m = measure(kind, pages_dir, tmp, beam_args, r)
-                results[kind].append(m)
-                print(f"  round {r + 1} {kind:<12} {m['pages'] / m['seconds']:8.1f} pages/s  {m['seconds']:7.2f}s  "
-                      f"peak {m['peak_mb']:.0f} MB largest process, {m['tree_peak_mb']:.0f} MB all processes", flush=True)
-    med = {k: statistics.median(x["pages"] / x["seconds"] for x in v) for k, v in results.items()}
-    peak = {k: statistics.median(x["peak_mb"] for x in v) for k, v in results.items()}
-    tree = {k: statistics.median(x["tree_peak_mb"] for x in v) for k, v in results.items()}
-    p = results["pipeline"][0]
+            for key in runs if r % 2 == 0 else runs[::-1]:
+                _, shape, workers = key
+                extra = ["--workers", str(workers)] if workers else []
+                m = measure("pipeline", dirs[shape], os.path.join(tmp, "out"), [*extra, *beam_args])
+                m["rate"] = n / m["seconds"]
+                after = loop()
+                m["ratio"] = m["rate"] / ((before["rate"] + after["rate"]) / 2)
+                before = after
+                results[key].append(m)
+                print(f"  round {r + 1} {'pipeline ' + shape + ' workers ' + str(workers or 'auto'):<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s  "
+                      f"ratio {m['ratio']:.2f}  peak {m['peak_mb']:.0f} MB largest process, {m['tree_peak_mb']:.0f} MB all processes", flush=True)
     print()
-    print(f"{'':<38}{'pages/s':>10}{'peak MB, largest process':>26}{'peak MB, all processes':>24}   (medians)")
-    print(f"{'newsbeam pipeline (whole run)':<38}{med['pipeline']:>10.1f}{peak['pipeline']:>26.0f}{tree['pipeline']:>24.0f}")
-    print(f"{'trafilatura.extract(fast=True) loop':<38}{med['trafilatura']:>10.1f}{peak['trafilatura']:>26.0f}{tree['trafilatura']:>24.0f}")
-    print(f"ratio pipeline / trafilatura loop: {med['pipeline'] / med['trafilatura']:.2f}")
-    print(f"pipeline outcome: {p['articles']} articles + {p['rejects']} rejects = {p['articles'] + p['rejects']} of {n} pages; "
-          f"trafilatura loop empty outputs: {results['trafilatura'][0]['empty']}")
+    print(f"{'':<34}{'pages/s':>9}{'ratio to loop':>15}{'peak MB, all processes':>24}{'outcome':>32}   (medians)")
+    print(f"{'trafilatura.extract(fast=True) loop':<34}{statistics.median(m['rate'] for m in loops):>9.1f}{'':>15}"
+          f"{statistics.median(m['tree_peak_mb'] for m in loops):>24.0f}{str(loops[0]['empty']) + ' empty outputs':>32}")
+    for key in runs:
+        _, shape, workers = key
+        got = results[key]
+        outcome = f"{got[0]['articles']} articles + {got[0]['rejects']} rejects"
+        print(f"{'pipeline, ' + shape + ', workers ' + str(workers or 'auto'):<34}{statistics.median(m['rate'] for m in got):>9.1f}"
+              f"{statistics.median(m['ratio'] for m in got):>15.2f}{statistics.median(m['tree_peak_mb'] for m in got):>24.0f}{outcome:>32}")
+    for shape in args.shapes:
+        if len(args.workers) > 1:
+            base = statistics.median(m["ratio"] for m in results[("pipeline", shape, args.workers[0])])
+            rest = ", ".join(f"workers {w}: {statistics.median(m['ratio'] for m in results[('pipeline', shape, w)]) / base:.2f}x"
+                             for w in args.workers[1:])
+            print(f"{shape}: against workers {args.workers[0] or 'auto'}, {rest} (ratio of ratios)")
     return 0
 
 
