@@ -7,6 +7,7 @@ from schemas.records import CleanArticle
 from transforms.copies.components import candidate_of, resolve_copies, star_edges, verified_bucket_edges
 from transforms.copies.config import CopyConfig
 from transforms.copies.minhash import article_signature, band_keys, band_signature, permutations, stored_signature
+from transforms.graphs import ConnectedComponentsFn
 
 COPIES = "copies"
 SIGNATURES = "signatures"
@@ -76,13 +77,18 @@ class FindCopies(beam.PTransform):
             | "GroupByBand" >> beam.GroupByKey()
             | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], threshold))
         )
-        # (None, edge) -> components in one step over the (few) edges
+        edges = (by_hash, by_url, near) | "AllEdges" >> beam.Flatten()
+        # (article_id, article_id) -> {article_id: component}: ids only, merged from each worker's forest
+        component = beam.pvalue.AsSingleton(
+            edges
+            | "EdgeEnds" >> beam.Map(lambda e: (e[0].article_id, e[1].article_id))
+            | "ConnectedComponents" >> beam.CombineGlobally(ConnectedComponentsFn())
+        )
+        # (component, edge) -> each component resolved on its own (components are independent)
         copies = (
-            (by_hash, by_url, near)
-            | "AllEdges" >> beam.Flatten()
-            # A single-key step: every edge goes to one worker (issue 17 will remove it).
-            | "AllEdgesOneKey" >> beam.Map(lambda e: (None, e))
-            | "GatherAllEdges" >> beam.GroupByKey()
+            edges
+            | "KeyByComponent" >> beam.Map(lambda e, comp: (comp[e[0].article_id], e), component)
+            | "GroupByComponent" >> beam.GroupByKey()
             | "Components" >> beam.FlatMap(lambda kv: resolve_copies(kv[1]).items())
         )
         return {COPIES: copies, SIGNATURES: signed[SIGNATURES]}

@@ -5,6 +5,7 @@ import apache_beam as beam
 
 from schemas.records import ArticleTerms
 from transforms.earlier import ReadEarlierState
+from transforms.graphs import ConnectedComponentsFn
 from transforms.stories.assembly import (
     COPIES,
     STORIES,
@@ -97,12 +98,19 @@ class ClusterEvents(beam.PTransform):
             | "GroupByBlock" >> beam.GroupByKey()
             | "ScorePairs" >> beam.FlatMap(lambda kv, o: block_pairs(kv[0], kv[1], o, cfg), oversized)
         )
-        # (None, edge) -> one clustering step over the candidate graph
+        # (article_id, article_id) -> {article_id: component of the candidate graph}: ids only, merged from
+        # each worker's union-find forest
+        component = beam.pvalue.AsSingleton(
+            edges
+            | "EdgeEnds" >> beam.Map(lambda e: (e[0][0], e[1][0]))
+            | "ConnectedComponents" >> beam.CombineGlobally(ConnectedComponentsFn())
+        )
+        # (component, edge) -> average linkage per component: clusters only ever merge along edges, so the
+        # clustering of each component alone is that of the whole graph, and components spread over workers
         return (
             edges
-            # A single-key step: every edge goes to one worker (issue 17 will remove it).
-            | "AllEdgesOneKey" >> beam.Map(lambda e: (None, e))
-            | "GatherAllEdges" >> beam.GroupByKey()
+            | "KeyByComponent" >> beam.Map(lambda e, comp: (comp[e[0][0]], e), component)
+            | "GroupByComponent" >> beam.GroupByKey()
             | "AverageLinkage" >> beam.FlatMap(lambda kv: average_linkage(kv[1], cfg).items())
         )
 
