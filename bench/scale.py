@@ -7,7 +7,8 @@ organisations, a date) covered by 1 to 30 articles over one to three days, sente
 event's names, words of its kind and common words drawn from a Zipf law, titles, a few exact and
 syndicated near copies, and many one-article stories. Each size runs `newsbeam run` in a fresh
 process (pipeline.main.run, default DirectRunner) that reports its wall time and peak RSS; the
-script prints both, the story and copy counts, and the time ratio between the largest and smallest
+script also samples the resident memory of the run's whole process tree (worker processes included) and
+prints all of them, the story and copy counts, and the time ratio between the largest and smallest
 size against the linear ratio (target: 100k <= 12x the time of 10k).
 """
 from __future__ import annotations
@@ -19,7 +20,10 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
+
+from bench.throughput import tree_rss_mb
 
 SYL = ("ka", "lo", "mi", "ren", "tas", "vo", "del", "an", "is", "mor", "bel", "tu", "gra", "sen", "pol", "ri", "cha", "ves")
 
@@ -158,13 +162,22 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             generate(n, path)
         out_dir = os.path.join(args.workdir, f"out-{n}-{int(time.time())}")
-        proc = subprocess.run([sys.executable, "-m", "bench.scale", "--child", path, out_dir, "--", *extra], capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "bench.scale", "--child", path, out_dir, "--", *extra]
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+            tree_peak = 0.0  # the run's whole process tree (worker processes included), sampled
+            while proc.poll() is None:
+                tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+                time.sleep(0.5)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
         if proc.returncode != 0:
-            sys.stderr.write(proc.stderr[-3000:])
+            sys.stderr.write(stderr[-3000:])
             return proc.returncode
-        results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[n] = json.loads(stdout.strip().splitlines()[-1])
         r = results[n]
-        print(f"{n:>8} articles  {r['seconds']:>8.1f} s  peak RSS {r['peak_mb']:>7.0f} MB  "
+        print(f"{n:>8} articles  {r['seconds']:>8.1f} s  peak RSS {r['peak_mb']:>7.0f} MB driver, {tree_peak:>7.0f} MB all processes  "
               f"{r['stories']} stories ({r['events']} events, B3 P/R/F1 {r['b3'][0]:.3f}/{r['b3'][1]:.3f}/{r['b3'][2]:.3f}), "
               f"{r['exact']} exact + {r['near']} near copies", flush=True)
         if r["missing"]:
