@@ -39,7 +39,7 @@ class LoopbackSite:
             raise ValueError("hosts must be 1..60000")
         self.delay = delay
         self.log: list[tuple[float, str, str]] = []
-        self.in_flight = self.max_in_flight = 0  # requests being answered at once, and the most of them
+        self.in_flight = self.max_in_flight = 0  # requests waiting for their answer at once, and the most of them
         self._lock = threading.Lock()
         self._stop = threading.Event()
         site = self
@@ -58,14 +58,16 @@ class LoopbackSite:
                     site.in_flight += 1
                     site.max_in_flight = max(site.max_in_flight, site.in_flight)
                 try:
-                    self._answer(host)
+                    if site.delay:
+                        site._stop.wait(site.delay)  # a server that takes this long to answer
                 finally:
+                    # Counted until the answer starts: the client cannot have its response before that, so a
+                    # request it starts next cannot be counted together with this one by a late decrement.
                     with site._lock:
                         site.in_flight -= 1
+                self._answer(host)
 
             def _answer(self, host):
-                if site.delay:
-                    site._stop.wait(site.delay)  # a server that takes this long to answer
                 if self.path == "/robots.txt":
                     body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
                 else:
