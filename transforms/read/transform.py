@@ -60,7 +60,7 @@ class SplitInputFileFn(beam.DoFn):
 
 
 class ParseInputFileFn(beam.DoFn):
-    """FilePart -> the part's articles or rejects.
+    """FilePart (or a path: the whole file) -> the part's articles or rejects.
 
     Outputs: main: one RawArticle per .txt/.html[.gz] file, per line of a plain .jsonl part and per HTML
     response of a WARC part (parts were spread before they were read); MULTI_RECORD_FILE_RECORDS: a
@@ -78,7 +78,9 @@ class ParseInputFileFn(beam.DoFn):
         self.files = Metrics.counter(Stage.READ.value, "files")
         self.records = Metrics.counter(Stage.READ.value, "records")
 
-    def process(self, part: FilePart):
+    def process(self, part: FilePart | str):
+        if isinstance(part, str):  # a path alone is the whole file
+            part = FilePart(part)
         if part.start == 0:
             self.files.inc()
         try:
