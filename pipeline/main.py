@@ -43,17 +43,18 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
     """
     s, staging = plan.settings, plan.staging
     read = p | "ReadArticles" >> ReadArticles(max_bytes=s.max_input_bytes, listing=staging.listing)
-    # (label, what its progress lines call it, PCollection[RawArticle]) for each source of raw articles
-    sources = [("Files", "articles from files", read["files"]), ("Records", "JSONL/WARC records", read["records"])]
+    # (label, PCollection[RawArticle]) for each source of raw articles: "Files" are read where they are cleaned
+    # (one-article files, parts of JSONL and WARC files), "Records" spread after reading (.jsonl.gz lines)
+    sources = [("Files", read["files"]), ("Records", read["records"])]
     early_rejects = [read[REJECTS]]
     if s.sources:
         fetched = p | "FetchArticles" >> FetchArticles(s.sources, s.fetch, plan.validators_glob, s.max_input_bytes)
         fetched | "WriteFetchState" >> WriteFetchState(staging.root, s.run_id)
-        sources.append(("Fetched", "fetched pages", fetched["articles"]))
+        sources.append(("Fetched", fetched["articles"]))
         early_rejects.append(fetched[REJECTS])
     # Each source enters cleaning on its own (no Flatten of raw pages: see ReadArticles), and is counted.
-    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(progress.READ) for name, _, pc in sources)
-    entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: c.ENTERED_CLEANING) for (name, _, _), pc in zip(sources, raw)]
+    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(progress.READ) for name, pc in sources)
+    entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: c.ENTERED_CLEANING) for (name, _), pc in zip(sources, raw)]
     entered = entered | "AllEntering" >> beam.Flatten()
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(s.clean)
     articles = cleaned["articles"]
