@@ -9,6 +9,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.main", "read articles, strip boilerplate, find copies and stories, write Parquet"),
     "sql": ("pipeline.sql", "query the output's views with DuckDB"),
+    "follow": ("pipeline.follow", "run committed incremental cycles every --every until stopped"),
 }
 
 

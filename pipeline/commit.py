@@ -82,13 +82,13 @@ def commit(layout: OutputLayout, staging: StagingLayout, run_id: str) -> None:
         dest_dir = layout.run_table_dir(table, run_id)
         FileSystems.mkdirs(dest_dir)
         FileSystems.rename(src, [f"{dest_dir}/{s.rsplit('/', 1)[1]}" for s in src])
-    # The files this run read, for later incremental runs.
-    if FileSystems.exists(staging.listing):
-        listing = layout.files_listing(run_id)
-        folder = listing.rsplit("/", 1)[0]
-        if not FileSystems.exists(folder):
-            FileSystems.mkdirs(folder)
-        FileSystems.rename([staging.listing], [listing])
+    # The files this run read, for later incremental runs, and its requests per host (follow's cycle lines).
+    for staged, kept in ((staging.listing, layout.files_listing(run_id)), (staging.host_counts, layout.fetch_hosts(run_id))):
+        if FileSystems.exists(staged):
+            folder = kept.rsplit("/", 1)[0]
+            if not FileSystems.exists(folder):
+                FileSystems.mkdirs(folder)
+            FileSystems.rename([staged], [kept])
     # State for later runs: conditional-GET validators, the kept articles' MinHash signatures, story term counts.
     for state in PARQUET_STATES:
         files = sorted(m.path for m in FileSystems.match([staging.state_glob(state)])[0].metadata_list)
@@ -185,6 +185,8 @@ def unpublished_files(layout: OutputLayout, published: set[str]) -> dict[str, se
             add(_state_file_run(m.path.rsplit("/", 1)[1][: -len(".parquet")], published), m.path)
     for m in FileSystems.match([layout.files_listings_glob()])[0].metadata_list:
         add(m.path.rsplit("/", 1)[1][: -len(".jsonl")], m.path)
+    for m in FileSystems.match([layout.fetch_hosts_glob()])[0].metadata_list:
+        add(m.path.rsplit("/", 1)[1][: -len(".json")], m.path)
     prefix = layout.staging_root + "/"
     for m in FileSystems.match([prefix + "**"])[0].metadata_list:
         if "/" in m.path[len(prefix):]:

@@ -39,12 +39,14 @@ def _is_dir(path: str) -> bool:
 
 def expand_inputs(inputs: list[str]) -> tuple[list[str], dict[str, incremental.FileMeta]]:
     """Patterns to read (a directory becomes dir/**) and the files they match, {path: (size in bytes,
-    modification time)}; fails on a pattern that matches nothing."""
+    modification time)}; fails on a pattern that matches nothing, except an existing directory: an empty inbox
+    is a run of 0 inputs (a scheduled run or a follow cycle with nothing new), not an error."""
     patterns, files = [], {}
     for raw in inputs:
-        pattern = raw.rstrip("/") + "/**" if _is_dir(raw) else raw
+        is_dir = _is_dir(raw)
+        pattern = raw.rstrip("/") + "/**" if is_dir else raw
         matched = FileSystems.match([pattern])[0].metadata_list
-        if not matched:
+        if not matched and not is_dir:
             raise UsageError(f"--input {raw!r} matches no files")
         patterns.append(pattern)
         files.update((m.path, (m.size_in_bytes or 0, float(m.last_updated_in_seconds or 0.0))) for m in matched)

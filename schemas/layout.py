@@ -3,7 +3,8 @@
     <output>/<table>/<run_id>/*.parquet            articles, stories, rejects (committed runs)
     <output>/runs/<run_id>/run.parquet              one row per committed run, written last
     <output>/_state/files/<run_id>.jsonl            the files each run read (path, size, mtime)
-    <output>/_state/<state>/<run_id>[-N].parquet    http_validators, signatures, story_terms
+    <output>/_state/fetch_hosts/<run_id>.json       requests per host of each run that fetched (follow's cycle lines)
+    <output>/_state/<state>/<run_id>[-N].parquet    http_validators, signatures, story_terms, ingested_urls, feed_polls
     <output>/_state/only_new.lock                   held by an incremental run from reading state to commit
     <output>/_staging/<run_id>/...                  what a run writes before it commits (same names inside)
     <output>/views.sql                              the SQL views of the current state (pipeline/views.py)
@@ -17,6 +18,7 @@ import dataclasses
 STAGING = "_staging"
 STATE = "_state"
 FILES_STATE = f"{STATE}/files"
+FETCH_HOSTS_STATE = f"{STATE}/fetch_hosts"
 VALIDATORS_STATE = f"{STATE}/http_validators"
 SIGNATURES_STATE = f"{STATE}/signatures"
 STORY_TERMS_STATE = f"{STATE}/story_terms"
@@ -73,6 +75,13 @@ class OutputLayout:
 
     def files_listings_glob(self) -> str:
         return self._join(FILES_STATE, "*.jsonl")
+
+    def fetch_hosts(self, run_id: str) -> str:
+        """A committed run's requests per host (JSON: host -> {requests, ok, not_modified, failed})."""
+        return self._join(FETCH_HOSTS_STATE, f"{run_id}.json")
+
+    def fetch_hosts_glob(self) -> str:
+        return self._join(FETCH_HOSTS_STATE, "*.json")
 
     @property
     def views_file(self) -> str:
