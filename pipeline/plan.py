@@ -13,7 +13,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import incremental, local
 from pipeline.commit import published_runs
 from pipeline.options import NewsbeamOptions, configs, fetch_config
-from schemas.layout import SIGNATURES_STATE, STORY_TERMS_STATE, VALIDATORS_STATE, OutputLayout, StagingLayout
+from schemas.layout import (
+    FEED_POLLS_STATE,
+    INGESTED_STATE,
+    SIGNATURES_STATE,
+    STORY_TERMS_STATE,
+    VALIDATORS_STATE,
+    OutputLayout,
+    StagingLayout,
+)
 from schemas.records import UTC
 from transforms.clean import CleanConfig
 from transforms.copies import CopyConfig
@@ -80,6 +88,8 @@ class Settings:
     max_input_bytes: int
     incremental: bool
     workers: int  # as requested: 0 = automatic
+    refresh: bool = False  # request pages earlier runs ingested again
+    poll_hints: bool = False  # skip feeds whose own hints say they are not due (follow mode)
 
     @property
     def output(self) -> str:
@@ -111,7 +121,7 @@ def settings_from(options: PipelineOptions) -> Settings:
     if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
-                    nb.max_input_bytes, not nb.standalone, nb.workers)
+                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.refresh, nb.poll_hints)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +146,20 @@ class RunPlan:
     @property
     def validators_glob(self) -> str:
         return self.settings.layout.state_glob(VALIDATORS_STATE)
+
+    @property
+    def ingested_glob(self) -> str | None:
+        """Earlier runs' ingested pages, when this run skips them (incremental, not --refresh)."""
+        if not self.settings.incremental or self.settings.refresh:
+            return None
+        return self.settings.layout.state_glob(INGESTED_STATE)
+
+    @property
+    def polls_glob(self) -> str | None:
+        """Earlier runs' feed polls, when this run honours the feeds' hints (--poll_hints, as follow sets)."""
+        if not (self.settings.incremental and self.settings.poll_hints):
+            return None
+        return self.settings.layout.state_glob(FEED_POLLS_STATE)
 
     @property
     def earlier_globs(self) -> tuple[str, str, str] | None:
