@@ -10,6 +10,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.main", "read articles, strip boilerplate, find copies and stories, write Parquet"),
     "sql": ("pipeline.sql", "query the output's views with DuckDB"),
     "follow": ("pipeline.follow", "run committed incremental cycles every --every until stopped"),
+    "compact": ("pipeline.compact", "merge the per-run files of each day into one per table and state"),
 }
 
 

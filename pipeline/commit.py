@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas import counts as c
-from schemas.layout import PARQUET_STATES, OutputLayout, StagingLayout
+from schemas.layout import PARQUET_STATES, OutputLayout, StagingLayout, is_compacted
 from schemas.rejects import Stage
 from schemas.tables import RUN_TABLES, RUNS_SCHEMA
 
@@ -152,16 +152,27 @@ def publish(layout: OutputLayout, row: dict, views: str) -> str:
     return path
 
 
+def compaction_markers(layout: OutputLayout) -> list[tuple[str, str]]:
+    """(compacted folder, run id) of every published compaction marker (pipeline/compact.py)."""
+    pairs = []
+    for m in FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            t = pq.read_table(f, columns=["folder", "run_id"])
+        pairs.extend(zip(t["folder"].to_pylist(), t["run_id"].to_pylist()))
+    return pairs
+
+
 def published_runs(layout: OutputLayout) -> set[str]:
-    """The run ids whose `runs` row exists."""
+    """The run ids whose `runs` row exists in their own folder or in a published compaction."""
     prefix = layout.table_dir("runs") + "/"
-    return {m.path[len(prefix):].split("/", 1)[0] for m in FileSystems.match([layout.run_row("*")])[0].metadata_list}
+    own = {m.path[len(prefix):].split("/", 1)[0] for m in FileSystems.match([layout.run_row("*")])[0].metadata_list}
+    return {r for r in own if not is_compacted(r)} | {run_id for _, run_id in compaction_markers(layout)}
 
 
 def _state_file_run(name: str, published: set[str]) -> str:
-    """The run a state file `<run_id>.parquet` or `<run_id>-<n>.parquet` belongs to."""
+    """The run a state file `<run_id>.parquet` or `<run_id>-<n>.parquet` belongs to (a compacted one: its folder name)."""
     numbered = re.fullmatch(r"(.+)-\d+", name)
-    if name in published or numbered is None:
+    if name in published or numbered is None or is_compacted(name):
         return name
     return numbered.group(1)
 
@@ -170,12 +181,16 @@ def unpublished_files(layout: OutputLayout, published: set[str]) -> dict[str, se
     """{run id: paths} of what runs that never published left in the output: their table folders, state files,
     file listing and staging folder (a run killed between moving its files and writing its `runs` row, or before)."""
     left: dict[str, set[str]] = {}
+    marked = {folder for folder, _ in compaction_markers(layout)}
 
     def add(run_id: str, path: str) -> None:
-        if run_id and run_id not in published:
+        if is_compacted(run_id):  # a compaction's folder or state file: left over when no marker names it
+            if run_id not in marked:
+                left.setdefault(run_id, set()).add(path)
+        elif run_id and run_id not in published:
             left.setdefault(run_id, set()).add(path)
 
-    for table in RUN_TABLES:
+    for table in (*RUN_TABLES, "runs"):
         prefix = layout.table_dir(table) + "/"
         for m in FileSystems.match([layout.run_files_glob(table)])[0].metadata_list:
             run_id = m.path[len(prefix):].split("/", 1)[0]

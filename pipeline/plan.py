@@ -11,7 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import incremental, local
-from pipeline.commit import published_runs
+from pipeline.commit import compaction_markers, published_runs
 from pipeline.options import NewsbeamOptions, configs, fetch_config
 from schemas.layout import (
     FEED_POLLS_STATE,
@@ -118,7 +118,8 @@ def settings_from(options: PipelineOptions) -> Settings:
     if not RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run_id {run_id!r} is not a safe name: use letters, digits, '.', '_' and '-' (at most 128, "
                          "not starting with '.' or '-')")
-    if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list:
+    if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list or run_id in {
+            r for _, r in compaction_markers(layout)}:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
                     nb.max_input_bytes, not nb.standalone, nb.workers, nb.refresh, nb.poll_hints)

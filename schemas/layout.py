@@ -8,6 +8,9 @@
     <output>/_state/only_new.lock                   held by an incremental run from reading state to commit
     <output>/_staging/<run_id>/...                  what a run writes before it commits (same names inside)
     <output>/views.sql                              the SQL views of the current state (pipeline/views.py)
+    <output>/<table>/c~<day>~<gen>/part-0.parquet  (runs: run.parquet) many runs' rows merged by `newsbeam compact`
+    <output>/_state/<state>/c~<day>~<gen>.parquet   the same for state
+    <output>/_compactions/<gen>.parquet             which runs each compacted folder holds: written last, the switch
 
 Paths are strings joined with '/', so they work for local folders and for Beam's object stores (gs://, s3://).
 """
@@ -27,6 +30,14 @@ FEED_POLLS_STATE = f"{STATE}/feed_polls"
 PARQUET_STATES = (VALIDATORS_STATE, SIGNATURES_STATE, STORY_TERMS_STATE, INGESTED_STATE, FEED_POLLS_STATE)
 LOCK = f"{STATE}/only_new.lock"
 RUNS_TABLE = "runs"
+COMPACTIONS = "_compactions"
+# Folders (and state files) of compacted runs start with this: '~' is in no run id, so they never clash.
+COMPACTED_PREFIX = "c~"
+
+
+def is_compacted(name: str) -> bool:
+    """True for the name of a compacted folder or state file (without .parquet)."""
+    return name.startswith(COMPACTED_PREFIX)
 VIEWS_FILE = "views.sql"  # the SQL views of the current state, for plain DuckDB
 
 # Names inside a run's staging folder.
@@ -84,6 +95,16 @@ class OutputLayout:
 
     def fetch_hosts_glob(self) -> str:
         return self._join(FETCH_HOSTS_STATE, "*.json")
+
+    # Compaction.
+    def compaction_marker(self, gen: str) -> str:
+        return self._join(COMPACTIONS, f"{gen}.parquet")
+
+    def compaction_markers_glob(self) -> str:
+        return self._join(COMPACTIONS, "*.parquet")
+
+    def compacted_state(self, state: str, folder: str) -> str:
+        return self._join(state, f"{folder}.parquet")
 
     @property
     def views_file(self) -> str:
