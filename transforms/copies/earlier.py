@@ -85,6 +85,43 @@ class SplitEarlierCopiesFn(beam.DoFn):
         )
 
 
+def earlier_hashes(pattern: str, hashes: list[str]) -> dict[str, tuple[str, str, str]]:
+    """{content_hash: (run_id, kept article_id, story_id)} of the earliest earlier row with each of `hashes`, by a
+    filtered DuckDB query over the local Parquet files matching `pattern` (only their content_hash column is
+    scanned in full), so a run's lookup costs what its own articles ask, not a side input of every earlier hash."""
+    import glob
+
+    import duckdb
+
+    if not hashes or not glob.glob(pattern):
+        return {}
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TEMP TABLE wanted AS SELECT unnest(?::VARCHAR[]) AS h", [sorted(set(hashes))])
+        rows = con.execute(
+            "SELECT content_hash, min([run_id, coalesce(duplicate_of, article_id), story_id]) "
+            "FROM read_parquet(?, union_by_name = true) WHERE content_hash IN (SELECT h FROM wanted) GROUP BY content_hash",
+            [pattern],
+        ).fetchall()
+    finally:
+        con.close()
+    return {h: tuple(first) for h, first in rows}
+
+
+class LookUpEarlierCopiesFn(beam.DoFn):
+    """[CleanArticle] (a batch) -> each article (main output) when no earlier article has its `content_hash`, or
+    ('copies', (a, StoryAssignment)) as an exact copy of the earliest such article's kept article, in its story."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.split = SplitEarlierCopiesFn()
+
+    def process(self, batch: list[CleanArticle]):
+        earlier = earlier_hashes(self.pattern, [a.content_hash for a in batch])
+        for a in batch:
+            yield from self.split.process(a, earlier)
+
+
 class WholeSignatureFn(beam.DoFn):
     """CleanArticle -> (article_id, whole MinHash signature bytes), as the run state stores them."""
 
@@ -118,8 +155,8 @@ class MarkEarlierCopies(beam.PTransform):
 
     An article whose normalised text (`content_hash`) is that of an article in the Parquet files matching
     `earlier_glob` (earlier runs' `articles`) is an exact copy of that article's kept article, in its story;
-    the earliest run's row decides. The earlier hashes reach the split as a side input (300-400 bytes of
-    memory per earlier article).
+    the earliest run's row decides. Local files are queried with DuckDB for each batch's hashes only; on an
+    object store the earlier hashes reach the split as a side input (300-400 bytes of memory per earlier article).
 
     With `signatures_glob` (earlier runs' signatures state), an article that is not an exact copy but
     shares an LSH band with an earlier kept article and reaches `cfg.threshold` estimated Jaccard with it
@@ -135,14 +172,21 @@ class MarkEarlierCopies(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, articles):
-        earlier = (
-            articles.pipeline
-            | "ReadEarlier" >> ReadEarlierState(self.earlier_glob, earlier_rows)
-            | "FirstRun" >> beam.CombinePerKey(min)
-        )
-        split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(earlier)).with_outputs(
-            COPIES, main=NEW
-        )
+        if "://" in self.earlier_glob:  # an object store: DuckDB has no credentials there; every earlier hash as a side input
+            earlier = (
+                articles.pipeline
+                | "ReadEarlier" >> ReadEarlierState(self.earlier_glob, earlier_rows)
+                | "FirstRun" >> beam.CombinePerKey(min)
+            )
+            split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(earlier)).with_outputs(
+                COPIES, main=NEW
+            )
+        else:  # local: look up only this run's hashes, a batch at a time
+            split = (
+                articles
+                | "BatchForEarlierLookup" >> beam.BatchElements(min_batch_size=1, max_batch_size=2000)
+                | "LookUpEarlierCopies" >> beam.ParDo(LookUpEarlierCopiesFn(self.earlier_glob)).with_outputs(COPIES, main=NEW)
+            )
         if self.signatures_glob is None:
             return {NEW: split[NEW], COPIES: split[COPIES]}
         cfg = self.cfg
