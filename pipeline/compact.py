@@ -53,6 +53,8 @@ TABLES = {
 STATE_SCHEMAS = {VALIDATORS_STATE: VALIDATORS_SCHEMA, SIGNATURES_STATE: SIGNATURES_SCHEMA, STORY_TERMS_STATE: STORY_TERMS_SCHEMA,
                  INGESTED_STATE: INGESTED_SCHEMA, FEED_POLLS_STATE: FEED_POLLS_SCHEMA}
 assert set(STATE_SCHEMAS) == set(PARQUET_STATES)
+# Sort order of a compacted state file: what its readers filter on, so row groups can be skipped by their min/max.
+STATE_ORDER = {STORY_TERMS_STATE: "ts, run_id, article_id", INGESTED_STATE: "url, run_id"}
 MARKER_SCHEMA = pa.schema([pa.field("folder", pa.string(), nullable=False), pa.field("run_id", pa.string(), nullable=False),
                            pa.field("day", pa.string(), nullable=False)])
 
@@ -147,7 +149,7 @@ def compact(output: str, out=sys.stdout) -> dict:
                 if not files:
                     continue
                 rows = con.sql("SELECT * FROM read_parquet($files, union_by_name = true) WHERE run_id IN (SELECT run_id FROM _these) "
-                               "ORDER BY run_id", params={"files": files}).to_arrow_table()
+                               f"ORDER BY {STATE_ORDER.get(state, 'run_id')}", params={"files": files}).to_arrow_table()
                 if rows.num_rows:
                     _write(layout.compacted_state(state, folder), _as(rows, schema))
             marker_rows += [{"folder": folder, "run_id": r, "day": day} for r in runs]
