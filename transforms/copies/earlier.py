@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 
 from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle, StoryAssignment
 from transforms.copies.config import CopyConfig
@@ -32,20 +33,47 @@ def earlier_rows(readable_file) -> Iterator[tuple[str, tuple[str, str, str]]]:
         yield row["content_hash"], (row["run_id"], row["duplicate_of"] or row["article_id"], row["story_id"])
 
 
-def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig) -> Iterator[tuple[bytes, tuple]]:
+def band_fingerprints(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64 FNV-1a of each band of each signature (rows of `sigs`): equal bands give equal values, so
+    comparing these vectorised finds every row that can share a band key with another, without false negatives."""
+    x = sigs[:, : bands * rows].reshape(len(sigs), bands, rows).astype(np.uint64)
+    h = np.full((len(sigs), bands), 0xCBF29CE484222325, dtype=np.uint64)
+    for j in range(rows):
+        h = (h ^ x[:, :, j]) * np.uint64(0x100000001B3)
+    return h
+
+
+def _signature_matrix(values: list[bytes], num_perm: int) -> np.ndarray:
+    return np.frombuffer(b"".join(values), dtype=SIGNATURE_DTYPE).reshape(len(values), num_perm)
+
+
+def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig, new_sigs: list | None = None) -> Iterator[tuple[bytes, tuple]]:
     """(band key, (run_id, article_id, story_id, signature bytes)) for each band of each row of one earlier
-    signatures file whose key is among `wanted` (the new articles' band keys) and whose settings match `cfg`."""
+    signatures file whose key is among `wanted` (the new articles' band keys) and whose settings match `cfg`.
+
+    With `new_sigs` ([(article_id, signature bytes)] of the new articles) the rows are first narrowed, vectorised,
+    to those with a band equal to a band of a new article (band_fingerprints); only those get their keys hashed."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if not wanted:
         return
     bands, rows = cfg.bands_rows
-    setting = cfg.signature_setting
+    num_perm, seed, shingle_size = cfg.signature_setting
     with readable_file.open() as f:
         table = pq.read_table(f)
+    table = table.filter(pc.and_(pc.and_(pc.equal(table["num_perm"], num_perm), pc.equal(table["seed"], seed)),
+                                 pc.equal(table["shingle_size"], shingle_size)))
+    if new_sigs and table.num_rows:
+        values = table["signature"].to_pylist()
+        if all(len(v) == num_perm * SIGNATURE_DTYPE.itemsize for v in values):
+            new = band_fingerprints(_signature_matrix([sig for _, sig in new_sigs], num_perm), bands, rows)
+            old = band_fingerprints(_signature_matrix(values, num_perm), bands, rows)
+            hit = np.zeros(len(values), dtype=bool)
+            for i in range(bands):
+                hit |= np.isin(old[:, i], new[:, i])
+            table = table.filter(pa.array(hit))
     for row in table.to_pylist():
-        if (row["num_perm"], row["seed"], row["shingle_size"]) != setting:
-            continue
         sig = np.frombuffer(row["signature"], dtype=SIGNATURE_DTYPE)
         for key in band_keys(sig, bands, rows):
             if key in wanted:
@@ -199,7 +227,9 @@ class MarkEarlierCopies(beam.PTransform):
         wanted = beam.pvalue.AsSingleton(
             probes | "WantedKeys" >> beam.Keys() | "WantedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
         )
-        olds = articles.pipeline | "ReadSignatures" >> ReadEarlierState(self.signatures_glob, earlier_signature_rows, wanted, cfg)
+        new_sigs = beam.pvalue.AsList(sigs)
+        olds = articles.pipeline | "ReadSignatures" >> ReadEarlierState(self.signatures_glob, earlier_signature_rows, wanted, cfg,
+                                                                        new_sigs)
         threshold = cfg.threshold
         # (band key, {new: [(id, sig)], old: [(run_id, id, story_id, sig)]}) -> the best earlier match per new article
         best = (
