@@ -169,3 +169,23 @@ def test_follow_refuses_per_run_options(tmp_path, capsys):
     assert command(["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--every", "soon"]) == 2
     err = capsys.readouterr().err
     assert "--run_id is not a follow option" in err and "is not an interval" in err
+
+
+@pytest.mark.e2e
+def test_pages_of_an_output_without_ingested_state_are_asked_once_more_then_never(web, tmp_path):
+    import io
+    import shutil
+
+    from pipeline.main import run
+
+    urls, out = tmp_path / "urls.txt", tmp_path / "out"
+    urls.write_text(web.url("/articles/a1.html") + "\n")
+    args = ["--urls", str(urls), "--output", str(out), "--allow-private-addresses", "--rate-per-host", "50"]
+    run(args, out=io.StringIO())
+    shutil.rmtree(out / "_state" / "ingested_urls")  # as an output written before ingested_urls existed
+    run(args, out=io.StringIO())
+    assert [s.status for s in web.seen("/articles/a1.html")] == [200, 304]  # conditional GET: unchanged, so ingested
+    run(args, out=io.StringIO())
+    assert len(web.seen("/articles/a1.html")) == 2
+    run([*args, "--refresh"], out=io.StringIO())
+    assert len(web.seen("/articles/a1.html")) == 3  # --refresh asks again

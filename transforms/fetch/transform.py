@@ -109,6 +109,8 @@ class FetchSlotFn(beam.DoFn):
                 yield outcome
             elif isinstance(outcome, NotModified):
                 Metrics.counter("fetch", "not_modified").inc()
+                if outcome.request.kind == KIND_PAGE:  # unchanged since a run before ingested_urls existed: ingested
+                    yield beam.pvalue.TaggedOutput(INGESTED, {"url": page_key(outcome.request.url)})
             else:
                 yield reject(outcome.request.url, outcome.request.origin, Stage.FETCH, outcome.reason, outcome.detail)
         for row in fetcher.new_validators:
@@ -197,7 +199,7 @@ class FetchUrls(beam.PTransform):
             FetchSlotFn(self.cfg),
             validators=beam.pvalue.AsDict(self.validators),
             prior_hosts=beam.pvalue.AsDict(self.prior_hosts),
-        ).with_outputs(REJECTS, VALIDATORS, HOSTS, HOST_COUNTS, POLLS, main="docs")
+        ).with_outputs(REJECTS, VALIDATORS, HOSTS, HOST_COUNTS, POLLS, INGESTED, main="docs")
 
 
 class FetchArticles(beam.PTransform):
@@ -285,7 +287,10 @@ class FetchArticles(beam.PTransform):
             | "SumCountsPerHost" >> beam.CombinePerKey(_sum_counts)
         )
         polled = (docs1[POLLS], docs2[POLLS]) | "FlattenPolls" >> beam.Flatten()
-        ingested = docs3["docs"] | "IngestedUrls" >> beam.Map(lambda d: {"url": page_key(d.request.url)})
+        ingested = (
+            docs3["docs"] | "IngestedUrls" >> beam.Map(lambda d: {"url": page_key(d.request.url)}),
+            docs3[INGESTED],
+        ) | "AllIngested" >> beam.Flatten()
         return {"articles": articles["articles"], REJECTS: rejects, VALIDATORS: new_validators, HOST_COUNTS: host_counts,
                 POLLS: polled, INGESTED: ingested}
 
