@@ -6,6 +6,7 @@ a later --only_new run looks its new articles up there.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -136,18 +137,11 @@ def earlier_hashes(pattern: str, hashes: list[str]) -> dict[str, tuple[str, str,
     return {h: tuple(first) for h, first in rows}
 
 
-class LookUpEarlierCopiesFn(beam.DoFn):
-    """[CleanArticle] (a batch) -> each article (main output) when no earlier article has its `content_hash`, or
-    ('copies', (a, StoryAssignment)) as an exact copy of the earliest such article's kept article, in its story."""
+LOOKUP_SHARDS = 16  # DuckDB lookups per run: the run's hashes are split into this many groups by a stable hash
 
-    def __init__(self, pattern: str):
-        self.pattern = pattern
-        self.split = SplitEarlierCopiesFn()
 
-    def process(self, batch: list[CleanArticle]):
-        earlier = earlier_hashes(self.pattern, [a.content_hash for a in batch])
-        for a in batch:
-            yield from self.split.process(a, earlier)
+def lookup_shard(content_hash: str) -> int:
+    return zlib.crc32(content_hash.encode()) % LOOKUP_SHARDS
 
 
 class WholeSignatureFn(beam.DoFn):
@@ -209,11 +203,18 @@ class MarkEarlierCopies(beam.PTransform):
             split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(earlier)).with_outputs(
                 COPIES, main=NEW
             )
-        else:  # local: look up only this run's hashes, a batch at a time
-            split = (
+        else:  # local: look up only this run's hashes, in a few DuckDB queries
+            pattern = self.earlier_glob
+            found = (
                 articles
-                | "BatchForEarlierLookup" >> beam.BatchElements(min_batch_size=1, max_batch_size=2000)
-                | "LookUpEarlierCopies" >> beam.ParDo(LookUpEarlierCopiesFn(self.earlier_glob)).with_outputs(COPIES, main=NEW)
+                # (shard, content_hash) -> GroupByKey -> (shard, [content_hash])
+                | "KeyHashByShard" >> beam.Map(lambda a: (lookup_shard(a.content_hash), a.content_hash))
+                | "GroupHashesByShard" >> beam.GroupByKey()
+                | "LookUpEarlierHashes" >> beam.FlatMap(lambda kv: earlier_hashes(pattern, list(kv[1])).items())
+            )
+            # The hits (exact copies of earlier articles, few per run) reach the split as a side input.
+            split = articles | "SplitEarlierCopies" >> beam.ParDo(SplitEarlierCopiesFn(), beam.pvalue.AsDict(found)).with_outputs(
+                COPIES, main=NEW
             )
         if self.signatures_glob is None:
             return {NEW: split[NEW], COPIES: split[COPIES]}

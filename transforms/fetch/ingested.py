@@ -6,11 +6,14 @@ follows the run's requests, not the size of the history.
 """
 from __future__ import annotations
 
+import zlib
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.fetch.records import FetchRequest
 from transforms.urls import canonical_url
+
+LOOKUP_SHARDS = 16  # lookups per run: the page requests are split into this many groups by a stable hash
 
 
 def page_key(url: str) -> str:
@@ -52,12 +55,13 @@ def ingested_among(pattern: str, urls: list[str]) -> set[str]:
 
 
 class SkipIngestedFn(beam.DoFn):
-    """[FetchRequest] (a batch) -> the requests whose page no earlier run ingested; counts `fetch.skipped_ingested`."""
+    """[FetchRequest] (a group) -> the requests whose page no earlier run ingested; counts `fetch.skipped_ingested`."""
 
     def __init__(self, pattern: str):
         self.pattern = pattern
 
-    def process(self, batch: list[FetchRequest]):
+    def process(self, batch):
+        batch = list(batch)
         known = ingested_among(self.pattern, [page_key(r.url) for r in batch])
         skipped = Metrics.counter("fetch", "skipped_ingested")
         for r in batch:
@@ -77,6 +81,9 @@ class SkipIngestedPages(beam.PTransform):
     def expand(self, requests):
         return (
             requests
-            | "BatchPageRequests" >> beam.BatchElements(min_batch_size=1, max_batch_size=2000)
+            # (shard, FetchRequest) -> GroupByKey -> (shard, [FetchRequest]): a few DuckDB lookups per run
+            | "KeyByShard" >> beam.Map(lambda r: (zlib.crc32(page_key(r.url).encode()) % LOOKUP_SHARDS, r))
+            | "GroupByShard" >> beam.GroupByKey()
+            | "ShardRequests" >> beam.Values()
             | "DropIngested" >> beam.ParDo(SkipIngestedFn(self.pattern))
         )
