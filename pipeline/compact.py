@@ -2,7 +2,7 @@
 
 Months of 10-minute cycles leave thousands of small files, and every query opens them all. Compaction writes,
 for each day (the runs' `started_at`) with more than one folder, `<table>/c~<day>~<gen>/part-0.parquet` (the
-runs table: `run.parquet`) and `_state/<state>/c~<day>~<gen>.parquet`, holding exactly the live rows of those
+runs table: `run.parquet`), `_state/<state>/c~<day>~<gen>.parquet` and `_state/files/c~<day>~<gen>.jsonl`, holding exactly the live rows of those
 runs, then publishes one marker `_compactions/<gen>.parquet` naming the folder of every run it covers. The views
 (pipeline/views.py) read each run's rows from its newest marked folder, or from its own folder when no marker
 names it, so before the marker a reader sees the old layout, after it the new one, never both. Then the
@@ -107,6 +107,11 @@ def remove_replaced(layout: OutputLayout) -> int:
             owner = commit._state_file_run(name, compacted_runs)
             if (is_compacted(name) and name not in live and name in {fo for fo, _ in markers}) or owner in compacted_runs:
                 gone.append(path)
+    marked = {fo for fo, _ in markers}
+    for m in FileSystems.match([layout.files_listings_glob()])[0].metadata_list:
+        name = m.path.rsplit("/", 1)[1][: -len(".jsonl")]
+        if name in compacted_runs or (is_compacted(name) and name in marked and name not in live):
+            gone.append(m.path)
     if gone:
         FileSystems.delete(sorted(gone))
     for m in FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
@@ -152,6 +157,7 @@ def compact(output: str, out=sys.stdout) -> dict:
                                f"ORDER BY {STATE_ORDER.get(state, 'run_id')}", params={"files": files}).to_arrow_table()
                 if rows.num_rows:
                     _write(layout.compacted_state(state, folder), _as(rows, schema))
+            _merge_listings(layout, runs, folder)
             marker_rows += [{"folder": folder, "run_id": r, "day": day} for r in runs]
         con.close()
         if marker_rows:
@@ -163,8 +169,22 @@ def compact(output: str, out=sys.stdout) -> dict:
     return {"days": len(days), "runs": len(marker_rows), "files_before": before, "files_after": after, "removed": removed}
 
 
+def _merge_listings(layout: OutputLayout, runs: list[str], folder: str) -> None:
+    """The files the runs read (`_state/files/`), from each run's live listing, into `<folder>.jsonl`."""
+    sources = sorted({layout.files_listing(f) for f in live_folders(layout, runs).values()})
+    parts = []
+    for path in sources:
+        if FileSystems.exists(path):
+            with FileSystems.open(path) as f:
+                text = f.read().decode("utf-8")
+            parts.append(text if text.endswith("\n") or not text else text + "\n")
+    if parts:
+        commit._write_atomically(layout.files_listing(folder), "".join(parts).encode("utf-8"))
+
+
 def _count_files(layout: OutputLayout) -> int:
     n = sum(len(FileSystems.match([layout.run_files_glob(t)])[0].metadata_list) for t in TABLES)
+    n += len(FileSystems.match([layout.files_listings_glob()])[0].metadata_list)
     return n + sum(len(_state_files(layout, s)) for s in PARQUET_STATES)
 
 
@@ -187,5 +207,5 @@ def command(argv: list[str]) -> int:
         print(f"newsbeam compact: error: {exc}", file=sys.stderr)
         return 2
     print(f"compacted {done['runs']} run(s) of {done['days']} day(s) in {time.monotonic() - t0:.1f}s: "
-          f"{done['files_before']} -> {done['files_after']} Parquet files ({done['removed']} replaced files removed)")
+          f"{done['files_before']} -> {done['files_after']} files ({done['removed']} replaced files removed)")
     return 0

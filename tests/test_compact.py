@@ -60,6 +60,7 @@ def test_compaction_keeps_every_view_and_state_row_and_survives_being_cut_short(
     assert _views(out) == views and _state(out) == state
     assert _parquet_files(out) < before
     assert not [p for p in (out / "articles").iterdir() if not p.name.startswith("c~")]  # replaced folders removed
+    assert [p.name.startswith("c~") for p in (out / "_state" / "files").iterdir()] == [True]  # one listing for the day
     # views.sql in the output gives plain DuckDB the same answers
     con = duckdb.connect()
     con.execute((out / "views.sql").read_text())

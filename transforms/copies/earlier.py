@@ -37,23 +37,34 @@ def earlier_rows(readable_file) -> Iterator[tuple[str, tuple[str, str, str]]]:
 def band_fingerprints(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64 FNV-1a of each band of each signature (rows of `sigs`): equal bands give equal values, so
     comparing these vectorised finds every row that can share a band key with another, without false negatives."""
-    x = sigs[:, : bands * rows].reshape(len(sigs), bands, rows).astype(np.uint64)
     h = np.full((len(sigs), bands), 0xCBF29CE484222325, dtype=np.uint64)
-    for j in range(rows):
-        h = (h ^ x[:, :, j]) * np.uint64(0x100000001B3)
+    for j in range(rows):  # the j-th value of every band at once
+        h = (h ^ sigs[:, j : bands * rows : rows].astype(np.uint64)) * np.uint64(0x100000001B3)
     return h
 
 
-def _signature_matrix(values: list[bytes], num_perm: int) -> np.ndarray:
-    return np.frombuffer(b"".join(values), dtype=SIGNATURE_DTYPE).reshape(len(values), num_perm)
+def _signature_matrix(column, num_perm: int) -> np.ndarray | None:
+    """The signatures of a binary Arrow column as an (n, num_perm) array without a Python object per row, or None
+    when they are not all num_perm values long."""
+    col = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    if col.null_count or col.type not in (pa.binary(), pa.large_binary()):
+        return None
+    offset_type = np.int64 if col.type == pa.large_binary() else np.int32
+    offsets = np.frombuffer(col.buffers()[1], dtype=offset_type)[col.offset : col.offset + len(col) + 1]
+    width = num_perm * SIGNATURE_DTYPE.itemsize
+    if len(col) == 0 or not np.all(np.diff(offsets) == width):
+        return None
+    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.view(SIGNATURE_DTYPE).reshape(len(col), num_perm)
 
 
 def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig, new_sigs: list | None = None) -> Iterator[tuple[bytes, tuple]]:
     """(band key, (run_id, article_id, story_id, signature bytes)) for each band of each row of one earlier
     signatures file whose key is among `wanted` (the new articles' band keys) and whose settings match `cfg`.
 
-    With `new_sigs` ([(article_id, signature bytes)] of the new articles) the rows are first narrowed, vectorised,
-    to those with a band equal to a band of a new article (band_fingerprints); only those get their keys hashed."""
+    With `new_sigs` ([(article_id, signature bytes)] of the new articles) only the signature and settings columns
+    are read first, and the rows are narrowed, vectorised, to those with a band equal to a band of a new article
+    (band_fingerprints); only those are read whole and get their keys hashed."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -61,20 +72,25 @@ def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig, new_sigs
         return
     bands, rows = cfg.bands_rows
     num_perm, seed, shingle_size = cfg.signature_setting
+    columns = ["signature", "num_perm", "seed", "shingle_size"] if new_sigs else None
     with readable_file.open() as f:
-        table = pq.read_table(f)
-    table = table.filter(pc.and_(pc.and_(pc.equal(table["num_perm"], num_perm), pc.equal(table["seed"], seed)),
-                                 pc.equal(table["shingle_size"], shingle_size)))
-    if new_sigs and table.num_rows:
-        values = table["signature"].to_pylist()
-        if all(len(v) == num_perm * SIGNATURE_DTYPE.itemsize for v in values):
-            new = band_fingerprints(_signature_matrix([sig for _, sig in new_sigs], num_perm), bands, rows)
-            old = band_fingerprints(_signature_matrix(values, num_perm), bands, rows)
-            hit = np.zeros(len(values), dtype=bool)
+        table = pq.read_table(f, columns=columns)
+    keep = pc.and_(pc.and_(pc.equal(table["num_perm"], num_perm), pc.equal(table["seed"], seed)),
+                   pc.equal(table["shingle_size"], shingle_size))
+    if new_sigs:
+        old = _signature_matrix(table["signature"], num_perm)
+        new = _signature_matrix(pa.array([sig for _, sig in new_sigs], pa.binary()), num_perm)
+        if old is not None and new is not None:
+            fo, fn = band_fingerprints(old, bands, rows), band_fingerprints(new, bands, rows)
+            hit = np.zeros(len(old), dtype=bool)
             for i in range(bands):
-                hit |= np.isin(old[:, i], new[:, i])
-            table = table.filter(pa.array(hit))
-    for row in table.to_pylist():
+                hit |= np.isin(fo[:, i], fn[:, i])
+            keep = pc.and_(keep, pa.array(hit))
+        if not pc.any(keep).as_py():
+            return
+        with readable_file.open() as f:
+            table = pq.read_table(f)
+    for row in table.filter(keep).to_pylist():
         sig = np.frombuffer(row["signature"], dtype=SIGNATURE_DTYPE)
         for key in band_keys(sig, bands, rows):
             if key in wanted:
@@ -137,7 +153,7 @@ def earlier_hashes(pattern: str, hashes: list[str]) -> dict[str, tuple[str, str,
     return {h: tuple(first) for h, first in rows}
 
 
-LOOKUP_SHARDS = 16  # DuckDB lookups per run: the run's hashes are split into this many groups by a stable hash
+LOOKUP_SHARDS = 1  # DuckDB lookups per run (each scans the earlier hashes once; DuckDB parallelises the scan itself)
 
 
 def lookup_shard(content_hash: str) -> int:

@@ -13,7 +13,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.urls import canonical_url
 
-LOOKUP_SHARDS = 16  # lookups per run: the page requests are split into this many groups by a stable hash
+LOOKUP_SHARDS = 1  # lookups per run (each scans the earlier URLs once; DuckDB parallelises the scan itself)
 
 
 def page_key(url: str) -> str:
