@@ -1,7 +1,7 @@
 """newsbeam: a news ingestion pipeline on Apache Beam.
 
 This file also ships the code to remote workers: pass `--setup_file ./setup.py` to Dataflow,
-Flink or Spark runners so `pipeline`, `transforms` and `schemas` are installed on each worker.
+Flink or Spark runners so `newsbeam`, `pipeline`, `transforms` and `schemas` are installed on each worker.
 """
 from setuptools import setup
 
@@ -10,7 +10,7 @@ setup(
     version="0.1.0",
     description="Read news articles, strip boilerplate, group them into stories, write Parquet for DuckDB.",
     python_requires=">=3.11",
-    packages=["pipeline", "transforms", "schemas"],
+    packages=["newsbeam", "pipeline", "transforms", "schemas"],
     install_requires=[
         "apache-beam>=2.60,<3",
         "trafilatura>=2.0,<3",
@@ -28,6 +28,7 @@ setup(
         "urllib3>=2,<3",
         "brotli>=1",
         "protego>=0.3",
+        "plotly>=6,<8",
     ],
     entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},
 )

@@ -8,7 +8,10 @@ import sys
 # name -> (module whose `command(argv) -> int` runs it, one line for the usage text)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.main", "read articles, strip boilerplate, find copies and stories, write Parquet"),
-    "sql": ("pipeline.sql", "query the output's views with DuckDB"),
+    "sql": ("pipeline.sql", "query the output's views with DuckDB (read-only)"),
+    "stories": ("pipeline.stories", "the biggest or newest stories, one line each"),
+    "report": ("pipeline.report", "write a self-contained HTML report of an output"),
+    "export": ("pipeline.export", "write a query's rows to a CSV, JSONL or Parquet file"),
     "follow": ("pipeline.follow", "run committed incremental cycles every --every until stopped"),
     "compact": ("pipeline.compact", "merge the per-run files of each day into one per table and state"),
 }

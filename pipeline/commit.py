@@ -125,6 +125,7 @@ def runs_row(counts: dict, **fields) -> dict:
         "output": fields["output"],
         "options": fields["options"],
         "newsbeam_version": fields["newsbeam_version"],
+        "status": fields.get("status"),
     }
 
 

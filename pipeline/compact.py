@@ -139,7 +139,7 @@ def compact(output: str, out=sys.stdout) -> dict:
         commit.remove_unpublished(layout)  # killed runs' and compactions' leftovers
         removed = remove_replaced(layout)  # what an earlier compaction replaced, if it was killed before deleting it
         before = _count_files(layout)
-        con = connect(layout.root)
+        con = connect(layout.root, read_only=False)  # it reads _state/ too, and writes temp tables
         days = plan_days(layout, con)
         marker_rows = []
         for day, runs in sorted(days.items()):

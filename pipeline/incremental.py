@@ -16,7 +16,7 @@ FileMeta = tuple[int, float]  # (size in bytes, modification time)
 
 
 class LockHeld(Exception):
-    """Another incremental run holds the output's lock (or keeps taking it)."""
+    """Another run holds the output's lock."""
 
 
 def read_before(layout: OutputLayout) -> set[tuple[str, int, float]]:
@@ -48,71 +48,73 @@ def write_listing(path: str, files: dict[str, FileMeta]) -> str:
 
 
 
-def _lock_holder_alive(holder: dict) -> bool:
-    """Whether the run that wrote a lock file may still be going: its process exists on this host, or it ran on
-    another host (which this one cannot check)."""
-    if holder.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, KeyError, TypeError, ValueError):
-        return True
-    return True
-
-
-def _take_lock(mine: str, path: str, output: str, out) -> None:
-    """Hard-link the written lock file `mine` into place at `path`, which fails if `path` exists, so a lock
-    appears whole or not at all; a lock left by a process that is gone is removed and taken once."""
-    for _ in range(2):
-        try:
-            os.link(mine, path)
-            return
-        except FileExistsError:
-            pass
-        try:
-            with open(path, encoding="utf-8") as f:
-                holder = json.load(f)
-        except (OSError, ValueError):
-            holder = {}
-        if holder and _lock_holder_alive(holder):
-            raise LockHeld(
-                f"another run ({holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, "
-                f"started {holder.get('started_at')}) is writing to {output}; this run would read the same new "
-                f"files, so it stops. If no such run is going, remove {path}."
-            )
-        print(f"note: taking over the lock of run {holder.get('run_id', '?')}, whose process is gone ({path})",
-              file=out, flush=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-    raise LockHeld(f"could not take the lock {path}: another run keeps taking it")
+def _holder_text(holder: dict) -> str:
+    return (f"{holder.get('run_id')}, pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started_at')}")
 
 
 @contextlib.contextmanager
 def output_lock(layout: OutputLayout, run_id: str, out):
     """Hold `<output>/_state/only_new.lock` from reading the earlier runs' state to publishing.
 
-    Two incremental runs into one output at once (a scheduled run that outlasts its interval) would read the
-    same new files and both commit them, neither seeing the other's articles. The second one stops with
-    LockHeld instead. A lock whose process is gone (killed run) is taken over. Local outputs only: object
-    stores have no atomic create through Beam's FileSystems, so there the scheduler must not overlap runs.
+    Two runs into one output at once (a scheduled run that outlasts its interval) would read the same new files
+    and both commit them, neither seeing the other's articles; the second one stops with LockHeld instead.
+
+    The lock is an exclusive `flock` on the lock file: taking it is one atomic step with one winner, and the
+    kernel releases it when its process dies, so a killed run never blocks the next one. The file also names its
+    holder (run, pid, host) for the message, and is emptied on release; a holder named by a file whose lock is
+    free is a killed run of this host (taken over, with a note), or a run on another host that this one cannot
+    check through a shared folder (then this run stops). Local outputs only: object stores have no such lock, so
+    there the scheduler must not start overlapping runs.
     """
     if "://" in layout.root:
         yield
         return
+    import fcntl
+
     path = layout.lock
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    mine = f"{path}.{os.getpid()}.{run_id}"
-    with open(mine, "w", encoding="utf-8") as f:
-        json.dump({"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
-                   "started_at": dt.datetime.now(UTC).isoformat()}, f)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        _take_lock(mine, path, layout.root, out)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(
+                f"another run ({_holder_text(_read_holder(fd))}) is writing to {layout.root}; this run would read the "
+                "same new files, so it stops"
+            ) from None
+        holder = _read_holder(fd)
+        if holder:
+            if holder.get("host") != socket.gethostname():
+                raise LockHeld(
+                    f"{path} names a run on another host ({_holder_text(holder)}) that this host cannot check; "
+                    f"if no such run is going, remove {path}"
+                )
+            print(f"note: taking over the lock of run {holder.get('run_id', '?')}, whose process is gone ({path})",
+                  file=out, flush=True)
+        me = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": dt.datetime.now(UTC).isoformat()}
+        _write_holder(fd, me)
+        try:
+            yield
+        finally:
+            _write_holder(fd, None)
     finally:
-        os.remove(mine)
+        os.close(fd)  # closing the file releases the flock
+
+
+def _read_holder(fd: int) -> dict:
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
     try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+        holder = json.loads(data.decode("utf-8")) if data.strip() else {}
+    except ValueError:
+        holder = {"run_id": "?", "pid": "?", "host": "?"}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _write_holder(fd: int, holder: dict | None) -> None:
+    os.ftruncate(fd, 0)
+    if holder:
+        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
+    os.fsync(fd)

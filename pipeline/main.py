@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -13,16 +12,20 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__, commit, incremental, local
+from pipeline.options import checked_argv
 from pipeline.plan import RunPlan, UsageError, plan_run, settings_from
+from pipeline.run_options import options_json
 from pipeline.sql import tables_present
+from pipeline.status import EXIT_CODES, FAILED, INTERRUPTED, USAGE, run_status
 from pipeline.summary import print_summary
 from pipeline.views import views_sql
 from schemas import counts as c
 from schemas.records import UTC
+from transforms import progress
 from transforms.clean import StripBoilerplate
 from transforms.copies import FindCopies, MarkEarlierCopies
 from transforms.fetch import FetchArticles, WriteFetchState
-from transforms.progress import LOG_SOURCE, ReportProgress
+from transforms.progress import LOG_SOURCE, CountProgress, ReportProgress
 from transforms.progress import LOGGER as PROGRESS_LOGGER
 from transforms.read import ReadArticles
 from transforms.rejecting import REJECTS
@@ -50,11 +53,12 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
         sources.append(("Fetched", "fetched pages", fetched["articles"]))
         early_rejects.append(fetched[REJECTS])
     # Each source enters cleaning on its own (no Flatten of raw pages: see ReadArticles), and is counted.
-    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(f"{what} entering boilerplate removal") for name, what, pc in sources)
+    raw = tuple(pc | f"ReportProgress{name}" >> ReportProgress(progress.READ) for name, _, pc in sources)
     entered = [pc | f"CountEntering{name}" >> beam.Map(lambda _: c.ENTERED_CLEANING) for (name, _, _), pc in zip(sources, raw)]
     entered = entered | "AllEntering" >> beam.Flatten()
     cleaned = raw | "StripBoilerplate" >> StripBoilerplate(s.clean)
     articles = cleaned["articles"]
+    articles | "CountCleaned" >> CountProgress(progress.CLEANED)
     terms_glob = None
     earlier = plan.earlier_globs
     if earlier is not None:
@@ -74,6 +78,7 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
         earlier_copies = marked["copies"] | "CountEarlierCopies" >> beam.Map(lambda _: c.EARLIER_COPIES)
         counts = (entered, earlier_copies) | "AllCounted" >> beam.Flatten()
     rejects = (*early_rejects, cleaned[REJECTS]) | "AllRejects" >> beam.Flatten()
+    rows | "CountWritten" >> CountProgress(progress.WRITTEN)
     {"articles": rows, "stories": stories["stories"], "rejects": rejects, "counts": counts} | "WriteTables" >> WriteTables(
         staging.root, s.run_id, s.started
     )
@@ -81,7 +86,11 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
 
 def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
     """Run the whole job; returns the `runs` row. Raises UsageError for bad options."""
-    options = PipelineOptions(argv or [])
+    try:
+        argv = checked_argv(list(argv or []))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    options = PipelineOptions(argv)
     settings = settings_from(options)
     try:
         with incremental.output_lock(settings.layout, settings.run_id, out):
@@ -126,6 +135,7 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
             p = beam.Pipeline(runner=_runner(options, plan, worker_log, stack), options=options)
             incremental.write_listing(staging.listing, plan.files)
             build(p, plan)
+            stack.enter_context(progress.progress_board(sys.stderr, None if s.sources else progress.expected_inputs(plan.files)))
             result = p.run()
             result.wait_until_finish()
         counts = commit.read_staged_json(staging.counts, required=True)
@@ -141,8 +151,10 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
         raise
     if os.path.exists(worker_log):
         os.remove(worker_log)
+    status, status_text = run_status(counts, s.max_failed_share)
     row = commit.runs_row(
         counts,
+        status=status,
         run_id=s.run_id,
         started_at=s.started,
         ended_at=dt.datetime.now(UTC),
@@ -150,24 +162,59 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
         file_count=len(plan.files),
         skipped_file_count=plan.skipped_files,
         output=s.output,
-        options=json.dumps(options.get_all_options(drop_default=False, retain_unknown_options=True), default=str, sort_keys=True),
+        options=options_json(options, plan),
         newsbeam_version=__version__,
     )
     commit.publish(s.layout, row, views_sql(s.layout, tables_present(s.layout)))
-    print_summary(row, time.monotonic() - t0, out, fetch_hosts)
+    print_summary(row, time.monotonic() - t0, out, fetch_hosts, status_text)
     return row
 
 
+class Interrupted(BaseException):
+    """SIGTERM, treated like Ctrl-C: the run stops and nothing of it is committed."""
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted()
+
+
+def _quiet_shutdown() -> None:
+    """After an interrupt, Beam's threads and gRPC channels die noisily: keep their tracebacks off the terminal."""
+    import logging
+    import threading
+
+    logging.disable(logging.CRITICAL)
+    threading.excepthook = lambda args: None
+
+
 def command(argv: list[str]) -> int:
-    """`newsbeam run ...`: 0 when the run committed, 2 for a usage error."""
+    """`newsbeam run ...`; the exit statuses are in pipeline/status.py (0 ok, 1 failed, 2 usage, 3/4 sources
+    failed, 5 internal error, 130 interrupted)."""
+    import signal
+    import traceback
+
     if any(a in ("-h", "--help") for a in argv):
         from pipeline.options import help_parser
 
         help_parser("newsbeam run").print_help()
         return 0
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        run(argv)
+        row = run(argv)
     except UsageError as exc:
         print(f"newsbeam run: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return USAGE
+    except (KeyboardInterrupt, Interrupted):
+        _quiet_shutdown()
+        print("\nnewsbeam run: interrupted; nothing of this run was committed", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:  # a failed run: one line here, the traceback in a file
+        path = os.path.join(tempfile.gettempdir(), f"newsbeam-error-{os.getpid()}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            traceback.print_exc(file=f)
+        print(f"newsbeam run: failed, nothing was committed: {type(exc).__name__}: {str(exc)[:500]}\n"
+              f"  (traceback in {path})", file=sys.stderr)
+        return FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return EXIT_CODES.get(row.get("status") or "ok", 0)

@@ -1,7 +1,8 @@
-"""Run options: what changes per run. Beam's own options (--runner, ...) pass through unchanged."""
+"""Run options: what changes per run. Beam's own options (--runner, ...) pass through; anything else is an error."""
 from __future__ import annotations
 
 import argparse
+import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -21,13 +22,15 @@ class NewsbeamOptions(PipelineOptions):
         add(
             "--input",
             dest="inputs",
-            action="append",
+            action="extend",
+            nargs="+",
             default=None,
             metavar="PATH_OR_GLOB",
             help="Input articles: a file, a directory (read recursively) or a glob such as 'data/**/*.html'. "
-            "Repeatable. Reads .txt (raw text), .html/.htm (optionally .gz) and .jsonl (optionally .gz; one "
-            "article per line with any of id, url, title, text, html, published, source/site, language). "
-            "Any other file becomes a reject.",
+            "Repeatable; several paths may follow one --input (as an unquoted glob expands). Reads .txt (raw "
+            "text), .html/.htm (optionally .gz), .jsonl (optionally .gz; one article per line with any of id, "
+            "url, title, text, html, published, source/site, language) and .warc (optionally .gz). Any other file "
+            "becomes a reject.",
         )
         add("--output", default="out", help="Output directory for the articles, stories, rejects and runs tables (default: out).")
         add("--run_id", "--run-id", dest="run_id", default=None,
@@ -105,6 +108,15 @@ class NewsbeamOptions(PipelineOptions):
             "8 MB in all, one per CPU core for larger ones (starting workers takes a few seconds). 1 runs in this "
             "process; N starts N processes. With --runner or --direct_running_mode, use that runner's worker options "
             "instead.",
+        )
+        add(
+            "--max_failed_share",
+            "--max-failed-share",
+            dest="max_failed_share",
+            type=float,
+            default=None,
+            help="Exit with status 4 when more than this share (0 to 1) of the inputs could not be read or fetched "
+            "(the run is still committed). Default: only a run whose every input failed exits non-zero (status 3).",
         )
         _add_fetch_args(add)
 
@@ -202,3 +214,44 @@ def help_parser(prog: str) -> argparse.ArgumentParser:
     )
     NewsbeamOptions._add_argparse_args(parser)
     return parser
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """A parser that knows every option of newsbeam and of every Beam options class imported (as Beam's own)."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
+    seen = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)  # noqa: SLF001 - Beam's own way of collecting its options
+    return parser
+
+
+def checked_argv(argv: list[str]) -> list[str]:
+    """The command line for Beam, once every option is known: newsbeam's, or one Beam itself accepts. Whatever
+    follows `--` is handed to Beam unchecked. Raises ValueError naming an unknown option (with the nearest known
+    one) or a stray argument, instead of letting Beam ignore it and run with defaults."""
+    if "--" in argv:
+        cut = argv.index("--")
+        ours, passthrough = argv[:cut], argv[cut + 1:]
+    else:
+        ours, passthrough = list(argv), []
+    parser = _beam_parser()
+    _, unknown = parser.parse_known_args(ours)
+    if unknown:
+        known = [s for action in parser._actions for s in action.option_strings]  # noqa: SLF001
+        problems, after_option = [], False
+        for token in unknown:
+            if token.startswith("-"):
+                name = token.split("=", 1)[0]
+                near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                problems.append(f"unknown option {name}" + (f" (did you mean {near[0]}?)" if near else ""))
+                after_option = "=" not in token
+            elif not after_option:  # the value of an unknown option is not a second problem
+                problems.append(f"unexpected argument {token!r} (an input? give it after --input)")
+            else:
+                after_option = False
+        raise ValueError("; ".join(problems) + ". Options for Beam that newsbeam does not know go after `--`.")
+    return ours + passthrough

@@ -57,8 +57,14 @@ def expand_inputs(inputs: list[str]) -> tuple[list[str], dict[str, incremental.F
         if not matched and not is_dir:
             raise UsageError(f"--input {raw!r} matches no files")
         patterns.append(pattern)
-        files.update((m.path, (m.size_in_bytes or 0, float(m.last_updated_in_seconds or 0.0))) for m in matched)
+        files.update((_identity(m.path), (m.size_in_bytes or 0, float(m.last_updated_in_seconds or 0.0))) for m in matched)
     return patterns, files
+
+
+def _identity(path: str) -> str:
+    """A file's identity: its resolved absolute path (local), so `seeds`, `./seeds/` and an absolute glob name one
+    file once; object-store paths as they are."""
+    return path if "://" in path else os.path.realpath(path)
 
 
 def _check_fetch_sources(sources: FetchSources) -> None:
@@ -88,6 +94,7 @@ class Settings:
     max_input_bytes: int
     incremental: bool
     workers: int  # as requested: 0 = automatic
+    max_failed_share: float | None = None  # above it a run exits 4 (pipeline/status.py)
     refresh: bool = False  # request pages earlier runs ingested again
     poll_hints: bool = False  # skip feeds whose own hints say they are not due (follow mode)
 
@@ -112,6 +119,8 @@ def settings_from(options: PipelineOptions) -> Settings:
         output = os.path.abspath(output)
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"--output {nb.output!r} exists and is not a directory")
+    if nb.max_failed_share is not None and not 0.0 <= nb.max_failed_share <= 1.0:
+        raise UsageError(f"--max_failed_share must be between 0 and 1, got {nb.max_failed_share}")
     layout = OutputLayout(output)
     started = dt.datetime.now(UTC)
     run_id = nb.run_id or new_run_id(started)
@@ -122,7 +131,7 @@ def settings_from(options: PipelineOptions) -> Settings:
             r for _, r in compaction_markers(layout)}:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
-                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.refresh, nb.poll_hints)
+                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.max_failed_share, nb.refresh, nb.poll_hints)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """The summary a run prints when it has committed."""
 from __future__ import annotations
 
+from pipeline.status import EXIT_CODES
+
 
 def _fetch_lines(fetch_hosts: dict) -> list[str]:
     total = {k: sum(h.get(k, 0) for h in fetch_hosts.values()) for k in ("requests", "ok", "not_modified", "failed")}
@@ -15,7 +17,7 @@ def _fetch_lines(fetch_hosts: dict) -> list[str]:
     return lines
 
 
-def print_summary(row: dict, seconds: float, out, fetch_hosts: dict | None = None) -> None:
+def print_summary(row: dict, seconds: float, out, fetch_hosts: dict | None = None, status_text: str = "") -> None:
     """Print what the committed run `row` did: inputs = articles + rejects, copies, stories, fetches, rejects."""
     skipped = row.get("skipped_file_count") or 0
     lines = [
@@ -34,6 +36,8 @@ def print_summary(row: dict, seconds: float, out, fetch_hosts: dict | None = Non
         lines.extend(_fetch_lines(fetch_hosts))
     lines.append(f"  rejects         {row['reject_count']}")
     lines.extend(f"    {reason:<22}{n}" for reason, n in row["rejects_by_reason"])
+    if row.get("status") and row["status"] != "ok":
+        lines.append(f"  status          {row['status']}: {status_text} (exit {EXIT_CODES[row['status']]})")
     lines.append(f"  tables          {row['output']}/{{articles,stories,rejects,runs}}/")
     lines.append("")
     lines.append(f"query with: newsbeam sql --output {row['output']} \"SELECT title, story_id FROM articles WHERE run_id = '{row['run_id']}'\"")

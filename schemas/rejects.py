@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 
 
 class Stage(enum.StrEnum):
@@ -42,9 +43,18 @@ class Reason(enum.StrEnum):
     CONNECTION_ERROR = "connection_error"  # DNS failure, refused/reset connection, TLS error, truncated body
     NOT_HTML = "not_html"  # a page whose Content-Type is not HTML (PDF, image, ...)
     FEED_MALFORMED = "feed_malformed"  # a feed/sitemap/OPML/URL list that yields nothing usable
+    # A bug: an exception no reason names, raised while handling one record. The record is still accounted for
+    # (detail: the exception type, message and the traceback's last line) and the run exits non-zero.
+    INTERNAL_ERROR = "internal_error"
 
 
 MAX_DETAIL = 2000  # characters of a reject's detail that are kept
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: no UTF-8 for them, so no Parquet string either
+
+
+def _storable(text: str | None) -> str | None:
+    """`text` with lone surrogates replaced by U+FFFD, so any input's reject can be written."""
+    return text if text is None or _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +74,7 @@ class Reject:
 
     @classmethod
     def of(cls, source_uri: str, input_id: str | None, stage: Stage, reason: Reason, detail: str) -> Reject:
-        return cls(source_uri, input_id, stage, reason, detail[:MAX_DETAIL])
+        return cls(_storable(source_uri), _storable(input_id), stage, reason, _storable(detail[:MAX_DETAIL]))
 
     @classmethod
     def from_error(cls, source_uri: str, input_id: str | None, stage: Stage, error: RejectError) -> Reject:

@@ -87,6 +87,8 @@ RUNS_SCHEMA = pa.schema(
         pa.field("output", pa.string()),
         pa.field("options", pa.string()),  # JSON of every option used
         pa.field("newsbeam_version", pa.string()),
+        # ok, all_sources_failed, some_sources_failed or internal_error (pipeline/status.py); NULL in older rows
+        pa.field("status", pa.string()),
     ]
 )
 

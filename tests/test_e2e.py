@@ -90,7 +90,7 @@ def test_runs_table_and_commit_layout(seeds_run):
     for table in ("articles", "stories", "rejects", "runs"):
         assert list((out / table / row["run_id"]).glob("*.parquet")), table
     opts = json.loads(con.execute("SELECT options FROM runs").fetchall()[0][0])
-    assert opts["story_window_days"] == 3.0
+    assert opts["newsbeam"]["stories"]["window_days"] == 3.0  # effective settings (pipeline/run_options.py)
 
 
 HTML_PAGE = """<html lang="en"><head><title>Port strike ends | Harbour News</title>

@@ -197,17 +197,56 @@ def test_incremental_stops_while_another_only_new_run_holds_the_output(tmp_path)
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     (inbox / "storm.txt").write_text(NEW_ARTICLE, encoding="utf-8")
-    lock = _write_lock(out, os.getpid())  # a live process on this host: a run still going
-    with pytest.raises(UsageError, match="another run \\(r-holder"):
-        _run("--input", str(inbox), "--output", str(out))
-    assert lock.exists() and not (out / "runs").exists()  # the holder's lock is left alone, nothing committed
-    assert [p.name for p in lock.parent.iterdir()] == [lock.name]  # and the stopped run left nothing of its own
-    other_host = _write_lock(out, 1, host="some-other-host")  # another machine's run cannot be checked: also stops
-    with pytest.raises(UsageError, match="r-holder"):
+    import fcntl
+
+    lock = _write_lock(out, os.getpid())  # a run still going: it holds the flock
+    with open(lock, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UsageError, match="another run \\(r-holder"):
+            _run("--input", str(inbox), "--output", str(out))
+        assert lock.exists() and not (out / "runs").exists()  # the holder's lock is left alone, nothing committed
+        assert [p.name for p in lock.parent.iterdir()] == [lock.name]  # and the stopped run left nothing of its own
+        with pytest.raises(UsageError, match="r-holder"):  # every run into the output takes the lock, stand-alone too
+            _run("--input", str(inbox), "--output", str(out), "--standalone")
+    other_host = _write_lock(out, 1, host="some-other-host")  # a shared folder's holder on another host: stops
+    with pytest.raises(UsageError, match="another host"):
         _run("--input", str(inbox), "--output", str(out))
     assert other_host.exists()
-    with pytest.raises(UsageError, match="r-holder"):  # every run into the output takes the lock, stand-alone too
-        _run("--input", str(inbox), "--output", str(out), "--standalone")
+
+
+def _race_for_lock(root, barrier, results, release):
+    import io as _io
+
+    from pipeline.incremental import LockHeld, output_lock
+    from schemas.layout import OutputLayout
+
+    barrier.wait()
+    try:
+        with output_lock(OutputLayout(root), f"r{os.getpid()}", _io.StringIO()):
+            results.put("won")
+            release.wait(30)
+    except LockHeld:
+        results.put("held")
+
+
+def test_four_runs_racing_for_a_stale_lock_give_one_winner(tmp_path):
+    import multiprocessing
+
+    out = tmp_path / "out"
+    gone = multiprocessing.get_context("fork").Process(target=lambda: None)
+    gone.start()
+    gone.join()
+    _write_lock(out, gone.pid)  # a killed run's lock, which all four would take over
+    ctx = multiprocessing.get_context("fork")
+    barrier, results, release = ctx.Barrier(4), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_race_for_lock, args=(str(out), barrier, results, release)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    release.set()
+    for proc in procs:
+        proc.join(60)
+    assert sorted(outcomes) == ["held", "held", "held", "won"]
 
 
 def test_incremental_takes_over_the_lock_of_a_killed_run_and_releases_its_own(tmp_path):
@@ -222,6 +261,6 @@ def test_incremental_takes_over_the_lock_of_a_killed_run_and_releases_its_own(tm
     lock = _write_lock(out, gone.pid)
     row, printed = _run("--input", str(inbox), "--output", str(out))
     assert row["article_count"] == 1 and "taking over the lock of run r-holder" in printed
-    assert not lock.exists()
+    assert lock.read_text() == ""  # released: the file stays, naming no holder
     again, printed = _run("--input", str(inbox), "--output", str(out))
-    assert again["input_count"] == 0 and "taking over" not in printed and not lock.exists()
+    assert again["input_count"] == 0 and "taking over" not in printed and lock.read_text() == ""

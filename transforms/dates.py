@@ -41,7 +41,10 @@ def _given(value, field: str) -> dt.datetime | None:
             parsed = date_parser.parse(text)
         except (ValueError, OverflowError) as exc:
             raise RejectError(Reason.INVALID_RECORD, f"`{field}` is not a date: {value!r}") from exc
-    return _as_utc(parsed)
+    try:
+        return _as_utc(parsed)
+    except OverflowError as exc:  # "0001-01-01T00:00:00+14:00" is a valid ISO date before year 1 in UTC
+        raise RejectError(Reason.INVALID_RECORD, f"`{field}` is out of range in UTC: {value!r}") from exc
 
 
 def _in_text(text: str, fuzzy: bool, full: bool) -> dt.datetime | None:
@@ -56,7 +59,10 @@ def _in_text(text: str, fuzzy: bool, full: bool) -> dt.datetime | None:
             return None
     if one.date() != two.date():
         return None
-    return _as_utc(one)
+    try:
+        return _as_utc(one)
+    except OverflowError:  # a date at the edge of the calendar, shifted out of it by its zone
+        return None
 
 
 def parse_date(value, mode: DateMode = DateMode.LENIENT, *, fuzzy: bool = False, field: str = "published") -> dt.datetime | None:

@@ -7,13 +7,23 @@ from schemas.rejects import Reason, RejectError
 
 # C0 control characters other than tab and line breaks (and DEL): text files hold none, binary data many.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# Lone surrogates (JSON's "\ud800" escapes, feed character references) have no UTF-8 form: nothing could hash,
+# compare or store a text holding one, so they become U+FFFD and count as replacement characters.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Decoded text with more than this share of control or replacement characters (U+FFFD) is not text.
 MAX_CONTROL_SHARE = 0.01
 
 
+def without_surrogates(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (the usual text has none: one scan)."""
+    return text if _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
+
+
 def checked_text(text: str) -> str:
-    """Decoded text with stray control characters removed; RejectError(bad_encoding) when there are so many
-    control or replacement characters that the bytes were binary data or decoded with the wrong encoding."""
+    """Decoded text with stray control characters removed and lone surrogates replaced; RejectError(bad_encoding)
+    when there are so many control or replacement characters that the bytes were binary data or decoded with
+    the wrong encoding."""
+    text = without_surrogates(text)
     if "\ufffd" not in text and _CONTROL.search(text) is None:
         return text  # the usual case: one scan, no counting
     bad = len(_CONTROL.findall(text)) + text.count("\ufffd")

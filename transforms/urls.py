@@ -78,6 +78,8 @@ def politeness_key(url: str) -> str:
     """`host[:port]` lower-cased: the unit of politeness (robots.txt and request rate are per authority)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets, so `scheme://key/robots.txt` is a URL
+        host = f"[{host}]"
     port = parts.port
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return host if port in (None, default) else f"{host}:{port}"

@@ -7,10 +7,19 @@ from collections.abc import Callable
 
 from transforms.clean.config import CleanConfig
 
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+# Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
+UNSPACED_CHARS_PER_WORD = 2
+
 
 def words(line: str) -> int:
-    """Number of whitespace-separated words."""
-    return len(line.split())
+    """Number of words: whitespace-separated tokens, and one per UNSPACED_CHARS_PER_WORD characters of a script
+    written without spaces, so a Japanese paragraph is as long as its English translation, not one word."""
+    unspaced = len(_UNSPACED.findall(line))
+    if not unspaced:
+        return len(line.split())
+    return len(_UNSPACED.sub(" ", line).split()) + unspaced // UNSPACED_CHARS_PER_WORD
 
 
 def split_lines(text: str) -> list[str]:
@@ -23,15 +32,27 @@ def normalise_line(line: str) -> str:
     return re.sub(r"\d+", "0", re.sub(r"\s+", " ", line.strip().lower()))
 
 
-# Sentence punctuation, then any closing quotes or brackets, typed either way round (“ ” ‘ ’ « » '' "):
-# a text whose quotes were retyped must not lose its sentences.
-_END = re.compile(r"""[.!?…:;]["'“”‘’«»„)\]*_]*$""")
+# Sentence punctuation (Latin, CJK full-width, Devanagari danda, Arabic), then any closing quotes or brackets,
+# typed either way round (“ ” ‘ ’ « » '' " 」 』): a text whose quotes were retyped must not lose its sentences.
+_END = re.compile(r"""[.!?…:;。！？．；：।॥۔؟]["'“”‘’«»„)\]*_」』）】〕]*$""")
 # A trailing ellipsis: a truncated teaser ("Arsenio Hall's Talk Show Now A Firm Go For …"), not a sentence.
 _TRUNCATED = re.compile(r"(…|\.\.\.+|\[\.\.\.\]|\[…\])\s*$")
 
 
+# Bidirectional marks (LRM, RLM, ALM, embeddings, isolates) that right-to-left text carries after its punctuation.
+_TRAILING_BIDI = re.compile(r"[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]+$")
+# Thai and Lao write no sentence punctuation (a space ends a sentence): a line ending in one of their letters is a
+# sentence when it holds at least this many of them (a menu item or a tag is a word or two).
+_NO_PUNCTUATION_SCRIPT = re.compile(r"[\u0e01-\u0e5b\u0e81-\u0edf]")
+NO_PUNCTUATION_SENTENCE_CHARS = 20
+
+
 def ends_like_sentence(line: str) -> bool:
-    """Ends with sentence punctuation; a trailing ellipsis marks a truncated teaser, not a sentence."""
+    """Ends with sentence punctuation (bidi marks after it aside), or is a long enough Thai or Lao line; a trailing
+    ellipsis marks a truncated teaser, not a sentence."""
+    line = _TRAILING_BIDI.sub("", line)
+    if _NO_PUNCTUATION_SCRIPT.match(line[-1:]) and len(_NO_PUNCTUATION_SCRIPT.findall(line)) >= NO_PUNCTUATION_SENTENCE_CHARS:
+        return True
     return bool(_END.search(line)) and not _TRUNCATED.search(line)
 
 
@@ -99,12 +120,21 @@ _COOKIE = pattern(
 _PAYWALL = pattern(
     r"\b(subscribe (now )?to (continue|read|unlock)|already a (subscriber|member)|to continue reading|"
     r"(log|sign) ?in to (continue|read)|for (subscribers|members) only|subscribers? only|"
-    r"(you have|you've) reached your (free )?(article )?limit|free articles? (left|remaining))\b"
+    r"(you have|you've) reached your (free )?(article )?limit|free articles? (left|remaining)|"
+    # The same notices in other languages of the news (fr, es, de).
+    r"réservé aux abonnés|exclusivo para suscriptores|nur für abonnenten|jetzt weiterlesen mit)\b|"
+    r"この記事は(有料)?会員限定です"
 )
 _RELATED = pattern(
     r"^(related( articles?| stories| coverage| content| news| links?| posts?)?|read more|read also|also read|see also|more from|"
     r"recommended( for you| reading)?|you (may|might) also like|most (read|popular|viewed|shared|emailed)|trending( now)?|"
-    r"more (stories|news|on this)|top stories|latest (news|stories)|editor'?s picks)\b"
+    r"more (stories|news|on this)|more\s*:|top stories|latest (news|stories)|editor'?s picks|"
+    # The same headings in other languages of the news (de, fr, es, it, pt, nl, the nordic languages, tr, ja).
+    r"mehr zum thema|lesen sie (auch|mehr)|auch interessant|das könnte sie (auch )?interessieren|"
+    r"weitere (artikel|nachrichten)|verwandte (artikel|themen)|meistgelesen|(à )?lire aussi|sur le même sujet|"
+    r"les plus lus|voir aussi|lee también|te puede interesar|noticias relacionadas|lo más leído|leggi anche|"
+    r"potrebbe interessarti|articoli correlati|leia (também|mais)|veja também|lees ook|meer nieuws|les også|"
+    r"læs også|läs också|ilgili haberler|関連(記事|キーワード|ニュース|リンク)|おすすめ(情報|記事)?|人気記事)\b"
 )
 _FOOTER = pattern(r"^(©|\(c\)\s*\d{4}|copyright\b)|\ball rights reserved\b|^(terms of (use|service)|privacy policy)\b")
 _TAGS = pattern(r"^(tags?|topics?|filed under|categories|keywords)\s*:")

@@ -7,7 +7,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.records import FORMAT_JSONL_TITLE, CleanArticle, RawArticle
-from schemas.rejects import Reason, RejectError, Stage
+from schemas.rejects import Reason, Stage
 from transforms.clean.article import clean_article
 from transforms.clean.config import CleanConfig
 from transforms.clean.extract import detect_language
@@ -18,7 +18,7 @@ from transforms.clean.templates import (
     remove_learned_template,
     template_candidates,
 )
-from transforms.rejecting import REJECTS, reject, reject_error
+from transforms.rejecting import REJECTS, one_record, reject
 
 ARTICLES = "articles"  # the main output of StripBoilerplate and its DoFns
 
@@ -33,13 +33,9 @@ class CleanArticleFn(beam.DoFn):
     def __init__(self, cfg: CleanConfig):
         self.cfg = cfg
 
+    @one_record(Stage.EXTRACT, lambda raw: (raw.source_uri, raw.input_id))
     def process(self, raw: RawArticle):
-        try:
-            article = clean_article(raw, self.cfg)
-        except RejectError as exc:
-            yield reject_error(raw.source_uri, raw.input_id, Stage.EXTRACT, exc)
-            return
-        yield article
+        yield clean_article(raw, self.cfg)
 
 
 class RemoveLearnedTemplateFn(beam.DoFn):
@@ -50,6 +46,7 @@ class RemoveLearnedTemplateFn(beam.DoFn):
     or an extract-stage `empty_after_cleaning` reject when no text is left (a headline-only record is kept).
     """
 
+    @one_record(Stage.EXTRACT, lambda article: (article.source_uri, article.input_id))
     def process(self, article: CleanArticle, learned: dict):
         lines = learned.get(article.source_key, frozenset())
         article = remove_learned_template(article, lines)

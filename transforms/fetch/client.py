@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable
 
 from schemas.rejects import Reason, RejectError
 from transforms.fetch.config import FetchConfig
+from transforms.rejecting import internal_error_detail
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -49,15 +51,75 @@ def resolve_checked(host: str, port: int, allow_private: bool, allow_networks=()
             ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
             problem = address_problem(ip, allow_networks)
             if problem:
-                raise BlockedAddressError(f"{host} resolves to {ip}, a {problem} address")
+                raise BlockedAddressError(f"{host} resolves to {ip}, a {problem} address (fetch it with "
+                                          f"--allow-private-addresses, or --allow-network {_network_hint(ip)})")
     return infos
 
 
+class Deadline:
+    """The wall-clock deadline of one request: when it passes, the request's socket is shut down, which ends a
+    read that is blocked or fed one byte at a time (a per-read timeout never fires for a slow drip)."""
+
+    _current = threading.local()  # the Deadline of the request this thread is making, if any
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sock = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        Deadline._current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._sock = None  # the connection may go back to the pool: a late timer must not shut it
+        Deadline._current.deadline = None
+
+    @classmethod
+    def watch(cls, sock) -> None:
+        """Put `sock` (the connection the current request waits on) under the current request's deadline."""
+        deadline = getattr(cls._current, "deadline", None)
+        if deadline is not None:
+            with deadline._lock:
+                deadline._sock = sock
+                if deadline.expired:
+                    _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+
+def _shut(sock) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: also under TLS, from another thread
+    except OSError:
+        pass  # already closed
+
+
+def _network_hint(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The CIDR of the one address, as --allow-network takes it."""
+    return f"{ip}/{ip.max_prefixlen}"
+
+
 class _CheckedConnectionMixin:
-    """Resolve the host, check EVERY address, then connect only to checked addresses (no second lookup)."""
+    """Resolve the host, check EVERY address, then connect only to checked addresses (no second lookup); the
+    socket a response is read from is put under its request's Deadline."""
 
     allow_private = False
     allow_networks: tuple = ()
+
+    def getresponse(self, *args, **kwargs):
+        Deadline.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
 
     def _new_conn(self):
         from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -125,7 +187,24 @@ class Response:
 
 def http_get(pm, url: str, headers: dict, cfg: FetchConfig, want_body: Callable[[int, dict], bool], clock=time.monotonic) -> Response:
     """One GET without redirects or retries. The body is read (with the size and time caps) only when
-    `want_body(status, headers)` is True. Raises FetchError for what can go wrong on the wire."""
+    `want_body(status, headers)` is True. Raises FetchError for what can go wrong on the wire.
+
+    The whole request, headers and body, ends by `cfg.total_timeout` however slowly the server sends (timeout);
+    an exception nothing names is an internal_error FetchError, so one URL never stops the others."""
+    deadline = Deadline(cfg.total_timeout)
+    try:
+        with deadline:
+            return _get(pm, url, headers, cfg, want_body, clock)
+    except Exception as exc:
+        if deadline.expired:
+            raise FetchError(Reason.TIMEOUT, f"response took longer than the total timeout of {cfg.total_timeout}s") from exc
+        if isinstance(exc, FetchError):
+            raise
+        raise FetchError(Reason.INTERNAL_ERROR, internal_error_detail(exc)) from exc
+
+
+def _get(pm, url: str, headers: dict, cfg: FetchConfig, want_body: Callable[[int, dict], bool], clock) -> Response:
+    """http_get without its deadline."""
     import urllib3
     from urllib3.exceptions import (
         ConnectTimeoutError,

@@ -86,6 +86,7 @@ class HostState:
     last_request_end: float  # wall-clock seconds
     robots_text: str | None = None  # None with robots_error None: allow everything (4xx robots.txt)
     robots_error: str | None = None  # set: disallow everything (robots.txt unreachable)
+    robots_error_reason: str | None = None  # why robots.txt was unreachable when the host never answered (connection_error, timeout)
     blocked: str | None = None  # set: the host's address is refused
 
     @property

@@ -226,7 +226,7 @@ class SlotFetcher:
             if h.blocked is not None:
                 result = FetchError(Reason.BLOCKED_ADDRESS, h.blocked)
             elif not h.robots.allowed(call.url):
-                result = FetchError(Reason.ROBOTS_DISALLOWED, h.robots.error or f"robots.txt of {h.key} disallows it for {self.cfg.robots_agent!r}")
+                result = FetchError(h.robots.refusal_reason, h.robots.error or f"robots.txt of {h.key} disallows it for {self.cfg.robots_agent!r}")
             else:
                 result = self._send(h, call.url, conditional_headers(self.validators, call.url), _wants_body(call.kind))
             try:

@@ -32,7 +32,7 @@ from transforms.fetch.records import (
 from transforms.fetch.scheduler import SlotFetcher, slot_of
 from transforms.fetch.validators import newest, read_validators
 from transforms.parquet import WriteParquet
-from transforms.rejecting import REJECTS, reject, reject_error
+from transforms.rejecting import REJECTS, one_record, reject, reject_error
 from transforms.urls import canonical_url, check_url, is_http_url, politeness_key
 
 # Tagged outputs of FetchUrls (besides its main output "docs") and of FetchArticles (besides "articles").
@@ -51,6 +51,7 @@ class SeedRequestsFn(beam.DoFn):
     URL is checked (http(s), with a host, fragment dropped). Tagged output: rejects (stage discover).
     """
 
+    @one_record(Stage.DISCOVER, lambda item: (item[1], None))
     def process(self, item: tuple[str, str]):
         from apache_beam.io.filesystems import FileSystems
 
@@ -134,6 +135,7 @@ class DiscoverLinksFn(beam.DoFn):
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
 
+    @one_record(Stage.DISCOVER, lambda doc: (doc.request.url, doc.request.origin))
     def process(self, doc: Fetched):
         try:
             requests, problems = discover(doc, self.max_bytes)
@@ -152,11 +154,9 @@ class ToRawArticleFn(beam.DoFn):
     Tagged output: rejects (stage fetch): empty_input, bad_encoding or not_html.
     """
 
+    @one_record(Stage.FETCH, lambda doc: (doc.request.url, doc.request.origin))
     def process(self, doc: Fetched):
-        try:
-            yield to_raw_article(doc)
-        except RejectError as exc:
-            yield reject_error(doc.request.url, doc.request.origin, Stage.FETCH, exc)
+        yield to_raw_article(doc)
 
 
 def _sum_counts(dicts: Iterable[dict]) -> dict:

@@ -16,9 +16,9 @@ from schemas.records import RawArticle
 from schemas.rejects import Reason, Reject, RejectError, Stage
 from transforms.read.files import DEFAULT_MAX_BYTES, parse_file
 from transforms.read.formats import JSONL, SUPPORTED, WARC, detect_format
-from transforms.read.jsonl import iter_jsonl
+from transforms.read.jsonl import bounded_lines, iter_jsonl
 from transforms.read.warc import Skipped, iter_warc
-from transforms.rejecting import REJECTS, emit, reject, reject_error
+from transforms.rejecting import REJECTS, emit, reject, reject_error, reject_for
 
 # Tagged output of ParseInputFileFn: the records of files that hold many (JSON Lines lines, WARC responses).
 MULTI_RECORD_FILE_RECORDS = "multi_record_file_records"
@@ -43,6 +43,12 @@ class ParseInputFileFn(beam.DoFn):
 
     def process(self, path: str):
         self.files.inc()
+        try:
+            yield from self._read(path)
+        except Exception as exc:  # a bug while reading the file: its reject, and the run goes on
+            yield emit(reject_for(exc, path, None, Stage.READ))
+
+    def _read(self, path: str):
         kind, gz = detect_format(path)
         if kind is None:
             yield reject(path, None, Stage.READ, Reason.UNSUPPORTED_FORMAT, SUPPORTED)
@@ -54,7 +60,7 @@ class ParseInputFileFn(beam.DoFn):
                     return
                 stream = gzip.GzipFile(fileobj=raw) if gz else raw
                 if kind == JSONL:
-                    yield from self._emit_records(iter_jsonl(path, stream, self.max_bytes))
+                    yield from self._emit_records(iter_jsonl(path, bounded_lines(stream, self.max_bytes), self.max_bytes))
                     return
                 data = stream.read(self.max_bytes + 1)
         except (OSError, EOFError, zlib.error) as exc:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
+from warcio.bufferedreaders import DecompressingBufferedReader
 
 from schemas.records import FORMAT_WARC, RawArticle
 from schemas.rejects import Reason, Reject, RejectError, Stage
@@ -20,6 +20,7 @@ from transforms.dates import DateMode, parse_date
 from transforms.decoding import decode_page
 from transforms.http_headers import is_html_type, split_content_type, status_reason
 from transforms.identity import content_id, source_key
+from transforms.rejecting import reject_for
 from transforms.urls import is_http_url
 
 
@@ -30,6 +31,26 @@ class Skipped:
     rec_type: str
 
 
+# Longest WARC or HTTP header line read, in bytes: warcio reads a header line whole, so a small .warc.gz whose
+# header inflates to one line of GBs would be held; a longer line is read in pieces of this size (and then
+# fails to parse as a header: the file ends with an `unreadable` reject).
+MAX_HEADER_LINE = 1 << 20
+
+
+class _BoundedLineReader(DecompressingBufferedReader):
+    """warcio's reader with every readline capped at MAX_HEADER_LINE bytes."""
+
+    def readline(self, length=None):
+        return super().readline(MAX_HEADER_LINE if not length or length > MAX_HEADER_LINE else length)
+
+
+def bounded_archive(stream: BinaryIO) -> ArchiveIterator:
+    """warcio's ArchiveIterator over `stream`, reading no line longer than MAX_HEADER_LINE."""
+    archive = ArchiveIterator(stream)
+    archive.reader.__class__ = _BoundedLineReader  # same state, capped readline (warcio builds its reader itself)
+    return archive
+
+
 def record_uri(path: str, number: int) -> str:
     """The source_uri of record `number` (from 1) of the WARC file at `path`."""
     return f"{path}#{number}"
@@ -38,6 +59,8 @@ def record_uri(path: str, number: int) -> str:
 def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArticle | Reject | Skipped:
     """One WARC record (a warcio ArcWarcRecord, record `number` of `path`) as a RawArticle, a Reject, or
     Skipped (not a response record)."""
+    if not record.rec_type:  # warcio reads any bytes as a record; one without a WARC-Type is not a WARC record
+        return Reject.of(record_uri(path, number), None, Stage.READ, Reason.UNREADABLE, "record without a WARC-Type: not a WARC file?")
     if record.rec_type != "response":
         return Skipped(record.rec_type)
     uri = record.rec_headers.get_header("WARC-Target-URI") or ""
@@ -79,11 +102,23 @@ def record_to_article(path: str, number: int, record, max_bytes: int) -> RawArti
 
 
 def iter_warc(path: str, stream: BinaryIO, max_bytes: int) -> Iterator[RawArticle | Reject | Skipped]:
-    """Every record of a WARC file (plain or gzipped, detected by warcio); a corrupt file ends with an `unreadable` reject."""
+    """Every record of a WARC file (plain or gzipped, detected by warcio); a corrupt file ends with an `unreadable`
+    reject. Whatever warcio raises on bytes it cannot parse (AttributeError for a response without a target URI,
+    among others) ends the file that way too; a failure while turning one parsed record into an article is that
+    record's reject."""
     number = 0
-    try:
-        for record in ArchiveIterator(stream):
-            number += 1
-            yield record_to_article(path, number, record, max_bytes)
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        yield Reject.of(record_uri(path, number + 1), None, Stage.READ, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
+    records = iter(bounded_archive(stream))
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except Exception as exc:  # warcio on hostile bytes: the rest of the file cannot be read
+            yield Reject.of(record_uri(path, number + 1), None, Stage.READ, Reason.UNREADABLE, f"{type(exc).__name__}: {exc}")
+            return
+        number += 1
+        try:
+            item = record_to_article(path, number, record, max_bytes)
+        except Exception as exc:  # every failure of one record becomes its reject, bugs included
+            item = reject_for(exc, record_uri(path, number), None, Stage.READ)
+        yield item
