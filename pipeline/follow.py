@@ -150,9 +150,12 @@ def _run_cycle(number: int, run_argv: list[str], layout: OutputLayout, stop: _St
             code = stop.child.wait()
             stop.child = None
         seconds = time.monotonic() - t0
-        row = _runs_row(layout, run_id) if code == 0 else None
+        row = _runs_row(layout, run_id)  # committed also when it exits 3-5 (sources failed, a record hit a bug)
         if row is not None:
-            print(cycle_line(number, row, _read_json(layout.fetch_hosts(run_id)), seconds), file=out, flush=True)
+            line = cycle_line(number, row, _read_json(layout.fetch_hosts(run_id)), seconds)
+            if code:
+                line += f" (exit {code}: {row.get('status') or 'see the run'})"
+            print(line, file=out, flush=True)
             return True
         if stop.requested:
             print(f"cycle {number} {run_id}: abandoned after {seconds:.1f}s (stop requested)", file=out, flush=True)
