@@ -69,8 +69,11 @@ def _write(path: str, table: pa.Table) -> None:
 
 
 def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`table`'s columns in `schema`'s order and types (DuckDB's result types are close, not exact)."""
-    return pa.Table.from_arrays([table[f.name].cast(f.type) for f in schema], schema=schema)
+    """`table`'s columns in `schema`'s order and types (DuckDB's result types are close, not exact); a column that
+    files written by an earlier version lack is NULL, as the views show it."""
+    columns = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def live_folders(layout: OutputLayout, runs: list[str]) -> dict[str, str]:

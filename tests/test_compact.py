@@ -91,3 +91,14 @@ def test_compaction_keeps_every_view_and_state_row_and_survives_being_cut_short(
     assert len(list((out / "articles").iterdir())) == 1 and len(list((out / "runs").iterdir())) == 1
     assert compact(str(out), out=io.StringIO())["runs"] == 0  # nothing left to merge
     assert _views(out) == views2
+
+
+def test_columns_an_earlier_version_did_not_write_are_null_in_the_compacted_file():
+    import pyarrow as pa
+
+    from pipeline.compact import _as
+
+    schema = pa.schema([pa.field("run_id", pa.string(), nullable=False), pa.field("status", pa.string()),
+                        pa.field("n", pa.int32())])
+    out = _as(pa.table({"n": pa.array([1, 2], pa.int64()), "run_id": ["a", "b"]}), schema)
+    assert out.schema == schema and out.to_pylist() == [{"run_id": "a", "status": None, "n": 1}, {"run_id": "b", "status": None, "n": 2}]
