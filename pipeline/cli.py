@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stories": ("pipeline.stories", "the biggest or newest stories, one line each"),
     "report": ("pipeline.report", "write a self-contained HTML report of an output"),
     "export": ("pipeline.export", "write a query's rows to a CSV, JSONL or Parquet file"),
+    "follow": ("pipeline.follow", "run committed incremental cycles every --every until stopped"),
+    "compact": ("pipeline.compact", "merge the per-run files of each day into one per table and state"),
 }
 
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas import counts as c
-from schemas.layout import PARQUET_STATES, OutputLayout, StagingLayout
+from schemas.layout import PARQUET_STATES, OutputLayout, StagingLayout, is_compacted
 from schemas.rejects import Stage
 from schemas.tables import RUN_TABLES, RUNS_SCHEMA
 
@@ -82,13 +82,13 @@ def commit(layout: OutputLayout, staging: StagingLayout, run_id: str) -> None:
         dest_dir = layout.run_table_dir(table, run_id)
         FileSystems.mkdirs(dest_dir)
         FileSystems.rename(src, [f"{dest_dir}/{s.rsplit('/', 1)[1]}" for s in src])
-    # The files this run read, for later incremental runs.
-    if FileSystems.exists(staging.listing):
-        listing = layout.files_listing(run_id)
-        folder = listing.rsplit("/", 1)[0]
-        if not FileSystems.exists(folder):
-            FileSystems.mkdirs(folder)
-        FileSystems.rename([staging.listing], [listing])
+    # The files this run read, for later incremental runs, and its requests per host (follow's cycle lines).
+    for staged, kept in ((staging.listing, layout.files_listing(run_id)), (staging.host_counts, layout.fetch_hosts(run_id))):
+        if FileSystems.exists(staged):
+            folder = kept.rsplit("/", 1)[0]
+            if not FileSystems.exists(folder):
+                FileSystems.mkdirs(folder)
+            FileSystems.rename([staged], [kept])
     # State for later runs: conditional-GET validators, the kept articles' MinHash signatures, story term counts.
     for state in PARQUET_STATES:
         files = sorted(m.path for m in FileSystems.match([staging.state_glob(state)])[0].metadata_list)
@@ -153,16 +153,27 @@ def publish(layout: OutputLayout, row: dict, views: str) -> str:
     return path
 
 
+def compaction_markers(layout: OutputLayout) -> list[tuple[str, str]]:
+    """(compacted folder, run id) of every published compaction marker (pipeline/compact.py)."""
+    pairs = []
+    for m in FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            t = pq.read_table(f, columns=["folder", "run_id"])
+        pairs.extend(zip(t["folder"].to_pylist(), t["run_id"].to_pylist()))
+    return pairs
+
+
 def published_runs(layout: OutputLayout) -> set[str]:
-    """The run ids whose `runs` row exists."""
+    """The run ids whose `runs` row exists in their own folder or in a published compaction."""
     prefix = layout.table_dir("runs") + "/"
-    return {m.path[len(prefix):].split("/", 1)[0] for m in FileSystems.match([layout.run_row("*")])[0].metadata_list}
+    own = {m.path[len(prefix):].split("/", 1)[0] for m in FileSystems.match([layout.run_row("*")])[0].metadata_list}
+    return {r for r in own if not is_compacted(r)} | {run_id for _, run_id in compaction_markers(layout)}
 
 
 def _state_file_run(name: str, published: set[str]) -> str:
-    """The run a state file `<run_id>.parquet` or `<run_id>-<n>.parquet` belongs to."""
+    """The run a state file `<run_id>.parquet` or `<run_id>-<n>.parquet` belongs to (a compacted one: its folder name)."""
     numbered = re.fullmatch(r"(.+)-\d+", name)
-    if name in published or numbered is None:
+    if name in published or numbered is None or is_compacted(name):
         return name
     return numbered.group(1)
 
@@ -171,12 +182,16 @@ def unpublished_files(layout: OutputLayout, published: set[str]) -> dict[str, se
     """{run id: paths} of what runs that never published left in the output: their table folders, state files,
     file listing and staging folder (a run killed between moving its files and writing its `runs` row, or before)."""
     left: dict[str, set[str]] = {}
+    marked = {folder for folder, _ in compaction_markers(layout)}
 
     def add(run_id: str, path: str) -> None:
-        if run_id and run_id not in published:
+        if is_compacted(run_id):  # a compaction's folder or state file: left over when no marker names it
+            if run_id not in marked:
+                left.setdefault(run_id, set()).add(path)
+        elif run_id and run_id not in published:
             left.setdefault(run_id, set()).add(path)
 
-    for table in RUN_TABLES:
+    for table in (*RUN_TABLES, "runs"):
         prefix = layout.table_dir(table) + "/"
         for m in FileSystems.match([layout.run_files_glob(table)])[0].metadata_list:
             run_id = m.path[len(prefix):].split("/", 1)[0]
@@ -186,6 +201,8 @@ def unpublished_files(layout: OutputLayout, published: set[str]) -> dict[str, se
             add(_state_file_run(m.path.rsplit("/", 1)[1][: -len(".parquet")], published), m.path)
     for m in FileSystems.match([layout.files_listings_glob()])[0].metadata_list:
         add(m.path.rsplit("/", 1)[1][: -len(".jsonl")], m.path)
+    for m in FileSystems.match([layout.fetch_hosts_glob()])[0].metadata_list:
+        add(m.path.rsplit("/", 1)[1][: -len(".json")], m.path)
     prefix = layout.staging_root + "/"
     for m in FileSystems.match([prefix + "**"])[0].metadata_list:
         if "/" in m.path[len(prefix):]:

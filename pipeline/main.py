@@ -48,7 +48,8 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
     sources = [("Files", read["files"]), ("Records", read["records"])]
     early_rejects = [read[REJECTS]]
     if s.sources:
-        fetched = p | "FetchArticles" >> FetchArticles(s.sources, s.fetch, plan.validators_glob, s.max_input_bytes)
+        fetched = p | "FetchArticles" >> FetchArticles(s.sources, s.fetch, plan.validators_glob, s.max_input_bytes,
+                                                       plan.ingested_glob, plan.polls_glob)
         fetched | "WriteFetchState" >> WriteFetchState(staging.root, s.run_id)
         sources.append(("Fetched", fetched["articles"]))
         early_rejects.append(fetched[REJECTS])

@@ -131,6 +131,13 @@ def _add_fetch_args(add) -> None:
         help="A text file with one article URL per line (# starts a comment). Repeatable.")
     add("--sitemap", dest="sitemaps", action="append", default=None, metavar="URL",
         help="A sitemap URL: standard or Google News sitemap, sitemap index, gzipped or not. Repeatable.")
+    add("--refresh", dest="refresh", action="store_true", default=False,
+        help="Request every page again, also those whose canonical URL an earlier run ingested (by default an "
+        "incremental run does not request them: <output>/_state/ingested_urls/).")
+    add("--poll_hints", "--poll-hints", dest="poll_hints", action="store_true", default=False,
+        help="Honour a feed's own hints that ask for less frequent polls (<ttl>, sy:updatePeriod, Cache-Control "
+        "max-age, Retry-After): a feed not due yet is not requested (<output>/_state/feed_polls/). `newsbeam follow` "
+        "sets it for every cycle.")
     add("--allow_private_addresses", "--allow-private-addresses", dest="allow_private_addresses", action="store_true", default=False,
         help="Allow fetching hosts that resolve to private, loopback, link-local, multicast or reserved addresses "
         "(refused by default, also after redirects, so a feed cannot make newsbeam read an internal service).")

@@ -11,9 +11,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import incremental, local
-from pipeline.commit import published_runs
+from pipeline.commit import compaction_markers, published_runs
 from pipeline.options import NewsbeamOptions, configs, fetch_config
-from schemas.layout import SIGNATURES_STATE, STORY_TERMS_STATE, VALIDATORS_STATE, OutputLayout, StagingLayout
+from schemas.layout import (
+    FEED_POLLS_STATE,
+    INGESTED_STATE,
+    SIGNATURES_STATE,
+    STORY_TERMS_STATE,
+    VALIDATORS_STATE,
+    OutputLayout,
+    StagingLayout,
+)
 from schemas.records import UTC
 from transforms.clean import CleanConfig
 from transforms.copies import CopyConfig
@@ -39,12 +47,14 @@ def _is_dir(path: str) -> bool:
 
 def expand_inputs(inputs: list[str]) -> tuple[list[str], dict[str, incremental.FileMeta]]:
     """Patterns to read (a directory becomes dir/**) and the files they match, {path: (size in bytes,
-    modification time)}; fails on a pattern that matches nothing."""
+    modification time)}; fails on a pattern that matches nothing, except an existing directory: an empty inbox
+    is a run of 0 inputs (a scheduled run or a follow cycle with nothing new), not an error."""
     patterns, files = [], {}
     for raw in inputs:
-        pattern = raw.rstrip("/") + "/**" if _is_dir(raw) else raw
+        is_dir = _is_dir(raw)
+        pattern = raw.rstrip("/") + "/**" if is_dir else raw
         matched = FileSystems.match([pattern])[0].metadata_list
-        if not matched:
+        if not matched and not is_dir:
             raise UsageError(f"--input {raw!r} matches no files")
         patterns.append(pattern)
         files.update((_identity(m.path), (m.size_in_bytes or 0, float(m.last_updated_in_seconds or 0.0))) for m in matched)
@@ -85,6 +95,8 @@ class Settings:
     incremental: bool
     workers: int  # as requested: 0 = automatic
     max_failed_share: float | None = None  # above it a run exits 4 (pipeline/status.py)
+    refresh: bool = False  # request pages earlier runs ingested again
+    poll_hints: bool = False  # skip feeds whose own hints say they are not due (follow mode)
 
     @property
     def output(self) -> str:
@@ -115,10 +127,11 @@ def settings_from(options: PipelineOptions) -> Settings:
     if not RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run_id {run_id!r} is not a safe name: use letters, digits, '.', '_' and '-' (at most 128, "
                          "not starting with '.' or '-')")
-    if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list:
+    if FileSystems.match([layout.run_table_dir("runs", run_id) + "/*"])[0].metadata_list or run_id in {
+            r for _, r in compaction_markers(layout)}:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
-                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.max_failed_share)
+                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.max_failed_share, nb.refresh, nb.poll_hints)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +156,20 @@ class RunPlan:
     @property
     def validators_glob(self) -> str:
         return self.settings.layout.state_glob(VALIDATORS_STATE)
+
+    @property
+    def ingested_glob(self) -> str | None:
+        """Earlier runs' ingested pages, when this run skips them (incremental, not --refresh)."""
+        if not self.settings.incremental or self.settings.refresh:
+            return None
+        return self.settings.layout.state_glob(INGESTED_STATE)
+
+    @property
+    def polls_glob(self) -> str | None:
+        """Earlier runs' feed polls, when this run honours the feeds' hints (--poll_hints, as follow sets)."""
+        if not (self.settings.incremental and self.settings.poll_hints):
+            return None
+        return self.settings.layout.state_glob(FEED_POLLS_STATE)
 
     @property
     def earlier_globs(self) -> tuple[str, str, str] | None:

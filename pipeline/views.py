@@ -12,6 +12,9 @@ meaning as `newsbeam sql`.
     stories       one row per story across all runs: canonical article and title from the run that began it,
                   first/last published, article_count, unique_article_count, site_count over `articles`
     rejects       every reject of every published run
+
+Rows are read from the folder that holds their run now (`_live_folders`): a run's own folder, or once
+`newsbeam compact` has published a compaction marker covering it, the compacted folder (pipeline/compact.py).
 """
 from __future__ import annotations
 
@@ -46,8 +49,24 @@ def empty_select(schema: pa.Schema) -> str:
 
 def _source(pattern: str, schema: pa.Schema, present: bool) -> str:
     if not present:
-        return f"({empty_select(schema)})"
-    return f"read_parquet({_quote(pattern)}, union_by_name = true, hive_partitioning = false)"
+        return f"(SELECT *, CAST(NULL AS VARCHAR) AS filename FROM ({empty_select(schema)}))"
+    return f"read_parquet({_quote(pattern)}, union_by_name = true, hive_partitioning = false, filename = true)"
+
+
+def _live(source: str) -> str:
+    """The rows of `source` in the folder that holds its run now: the run's own folder until a published compaction
+    covers the run, then the newest compacted folder that does (so a compaction in progress, or one whose replaced
+    files are still there, never shows a row twice)."""
+    return (f"SELECT t.* EXCLUDE (filename) FROM {source} t LEFT JOIN _live_folders l ON t.run_id = l.run_id\n"
+            f"  WHERE string_split(t.filename, '/')[-2] = coalesce(l.folder, t.run_id)")
+
+
+def _markers(layout: OutputLayout) -> str:
+    from apache_beam.io.filesystems import FileSystems
+
+    if FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
+        return f"read_parquet({_quote(layout.compaction_markers_glob())})"
+    return "(SELECT CAST(NULL AS VARCHAR) AS folder, CAST(NULL AS VARCHAR) AS run_id WHERE false)"
 
 
 def views_sql(layout: OutputLayout, present: dict[str, bool]) -> str:
@@ -56,17 +75,19 @@ def views_sql(layout: OutputLayout, present: dict[str, bool]) -> str:
     articles = _source(layout.run_files_glob("articles"), ARTICLES_SCHEMA, present.get("articles", False))
     stories = _source(layout.run_files_glob("stories"), STORIES_SCHEMA, present.get("stories", False))
     rejects = _source(layout.run_files_glob("rejects"), REJECTS_SCHEMA, present.get("rejects", False))
-    return f"""-- newsbeam views of {layout.root} (written by newsbeam; regenerated at every commit)
-CREATE OR REPLACE VIEW runs AS SELECT * FROM {runs};
+    return f"""-- newsbeam views of {layout.root} (written by newsbeam; regenerated at every commit and compaction)
+CREATE OR REPLACE VIEW _live_folders AS
+  SELECT run_id, max(folder) AS folder FROM {_markers(layout)} GROUP BY run_id;
+CREATE OR REPLACE VIEW runs AS {_live(runs)};
 CREATE OR REPLACE VIEW article_rows AS
-  SELECT * FROM {articles} WHERE run_id IN (SELECT run_id FROM runs);
+  SELECT * FROM ({_live(articles)}) WHERE run_id IN (SELECT run_id FROM runs);
 CREATE OR REPLACE VIEW articles AS
   SELECT * FROM article_rows
   QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY ingested_at, run_id) = 1;
 CREATE OR REPLACE VIEW story_rows AS
-  SELECT * FROM {stories} WHERE run_id IN (SELECT run_id FROM runs);
+  SELECT * FROM ({_live(stories)}) WHERE run_id IN (SELECT run_id FROM runs);
 CREATE OR REPLACE VIEW rejects AS
-  SELECT * FROM {rejects} WHERE run_id IN (SELECT run_id FROM runs);
+  SELECT * FROM ({_live(rejects)}) WHERE run_id IN (SELECT run_id FROM runs);
 CREATE OR REPLACE VIEW stories AS
   WITH began AS (
     SELECT s.story_id,

@@ -16,6 +16,26 @@ VALIDATORS_SCHEMA = pa.schema(
     ]
 )
 
+# Fetch only what is new: the canonical URL of every page a run fetched (a 200), so later runs do not request it.
+INGESTED_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),  # canonical URL (transforms/urls.py canonical_url)
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# Polite polling: when each feed or sitemap asked to be polled next (<ttl>, sy:updatePeriod, Cache-Control
+# max-age, Retry-After); a feed is not requested before `next_poll_at` when hints are honoured (follow mode).
+FEED_POLLS_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),  # the feed's canonical URL as requested
+        pa.field("polled_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("next_poll_at", pa.timestamp("us", tz="UTC"), nullable=False),  # = polled_at when it gave no hint
+        pa.field("hint", pa.string()),  # which hint set next_poll_at, e.g. "ttl 60m"
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
 # Near copies across runs: the MinHash signature of each article a run kept (not of its copies).
 SIGNATURES_SCHEMA = pa.schema(
     [

@@ -17,6 +17,7 @@ from schemas.records import UTC
 from schemas.rejects import Reason, RejectError
 from transforms.fetch.client import REDIRECT_STATUSES, FetchError, Response, http_get
 from transforms.fetch.config import FetchConfig
+from transforms.fetch.hints import HINT_HEADERS
 from transforms.fetch.records import KIND_PAGE, Failed, Fetched, FetchRequest, HostState, NotModified
 from transforms.fetch.robots import Robots, robots_state
 from transforms.fetch.validators import conditional_headers, validator_row
@@ -94,6 +95,7 @@ class SlotFetcher:
         self.hosts: dict[str, _Host] = {}
         self.stats: dict[str, dict[str, int]] = {}
         self.new_validators: list[dict] = []
+        self.poll_responses: dict[str, tuple[int, dict]] = {}  # feed/sitemap url -> (status, hint headers)
 
     # -- per-host bookkeeping --
     def _host(self, key: str) -> _Host:
@@ -177,6 +179,8 @@ class SlotFetcher:
                 tries = f" (after {attempt + 1} attempts)" if attempt else ""
                 return Failed(req, result.reason, result.detail + tries + _via(url, req.url))
             status = result.status
+            if req.kind != KIND_PAGE:  # a feed's or sitemap's last response: its poll hints (transforms/fetch/hints.py)
+                self.poll_responses[req.url] = (status, {k: result.headers[k] for k in HINT_HEADERS if k in result.headers})
             if status in REDIRECT_STATUSES and result.headers.get("location"):
                 redirects += 1
                 try:

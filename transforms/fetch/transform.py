@@ -2,18 +2,22 @@
 state it leaves for later runs (validators for conditional GET, per-host request counts)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.layout import VALIDATORS_STATE, StagingLayout
+from schemas.layout import FEED_POLLS_STATE, INGESTED_STATE, VALIDATORS_STATE, StagingLayout
+from schemas.records import UTC
 from schemas.rejects import Reason, RejectError, Stage
-from schemas.state import VALIDATORS_SCHEMA
+from schemas.state import FEED_POLLS_SCHEMA, INGESTED_SCHEMA, VALIDATORS_SCHEMA
 from transforms.fetch.client import make_pool_manager
 from transforms.fetch.config import FetchConfig
 from transforms.fetch.discovery import best_request, discover, listed_urls
+from transforms.fetch.hints import SkipNotDueFn, newest_poll, poll_row, read_polls
+from transforms.fetch.ingested import SkipIngestedPages, page_key
 from transforms.fetch.pages import to_raw_article
 from transforms.fetch.records import (
     KIND_FEED,
@@ -35,6 +39,8 @@ from transforms.urls import canonical_url, check_url, is_http_url, politeness_ke
 VALIDATORS = "validators"  # validators rows (dicts) of the 200 responses: conditional GET on later runs
 HOSTS = "hosts"  # (host, HostState): robots.txt verdicts and last contact, handed to the next fetch stage
 HOST_COUNTS = "host_counts"  # (host, {requests, ok, not_modified, failed}): the fetch summary
+POLLS = "polls"  # feed_polls rows (dicts) of every feed or sitemap polled: when it asked to be polled next
+INGESTED = "ingested"  # ingested_urls rows (dicts) of the pages fetched: not requested again by later runs
 
 
 class SeedRequestsFn(beam.DoFn):
@@ -115,17 +121,25 @@ class FetchSlotFn(beam.DoFn):
         validators, prior_hosts = self._side
         fetcher = SlotFetcher(self.cfg, self.pm, validators, prior_hosts, threads=min(len(slots), self.cfg.concurrency))
         windowed = GlobalWindows.windowed_value  # finish_bundle outputs carry their window
+        bodies = {}  # feed/sitemap url -> body, for the hints in it
         for outcome in fetcher.run(unique.values()):
             if isinstance(outcome, Fetched):
                 Metrics.counter("fetch", "fetched").inc()
+                if outcome.request.kind != KIND_PAGE:
+                    bodies[outcome.request.url] = outcome.body
                 yield windowed(outcome)
             elif isinstance(outcome, NotModified):
                 Metrics.counter("fetch", "not_modified").inc()
+                if outcome.request.kind == KIND_PAGE:  # unchanged since a run before ingested_urls existed: ingested
+                    yield beam.pvalue.TaggedOutput(INGESTED, windowed({"url": page_key(outcome.request.url)}))
             else:
                 failed = reject(outcome.request.url, outcome.request.origin, Stage.FETCH, outcome.reason, outcome.detail)
                 yield beam.pvalue.TaggedOutput(failed.tag, windowed(failed.value))
         for row in fetcher.new_validators:
             yield beam.pvalue.TaggedOutput(VALIDATORS, windowed(row))
+        now = dt.datetime.now(UTC)
+        for url, (status, headers) in fetcher.poll_responses.items():
+            yield beam.pvalue.TaggedOutput(POLLS, windowed(poll_row(url, status, headers, bodies.get(url), now)))
         for state in fetcher.host_states():
             yield beam.pvalue.TaggedOutput(HOSTS, windowed((state.host, state)))
         for host, counts in fetcher.stats.items():
@@ -207,7 +221,7 @@ class FetchUrls(beam.PTransform):
             FetchSlotFn(self.cfg),
             validators=beam.pvalue.AsDict(self.validators),
             prior_hosts=beam.pvalue.AsDict(self.prior_hosts),
-        ).with_outputs(REJECTS, VALIDATORS, HOSTS, HOST_COUNTS, main="docs")
+        ).with_outputs(REJECTS, VALIDATORS, HOSTS, HOST_COUNTS, POLLS, INGESTED, main="docs")
 
 
 class FetchArticles(beam.PTransform):
@@ -219,11 +233,16 @@ class FetchArticles(beam.PTransform):
     to stage, so a host's robots.txt is fetched once per run and its rate holds across stages.
     `state_glob` matches the validators files of earlier runs (ETag/Last-Modified per URL; the newest row
     per URL wins). Every seed, document and page that does not become an article is a reject.
+    `ingested_glob` (earlier runs' ingested_urls): pages whose canonical URL is there are not requested.
+    `polls_glob` (earlier runs' feed_polls): feeds and sitemaps not due yet by their own hints are not requested.
+    Extra outputs: polls and ingested (state rows for later runs).
     """
 
-    def __init__(self, sources: FetchSources, cfg: FetchConfig, state_glob: str | None, max_bytes: int):
+    def __init__(self, sources: FetchSources, cfg: FetchConfig, state_glob: str | None, max_bytes: int,
+                 ingested_glob: str | None = None, polls_glob: str | None = None):
         super().__init__()
         self.sources, self.cfg, self.state_glob, self.max_bytes = sources, cfg, state_glob, max_bytes
+        self.ingested_glob, self.polls_glob = ingested_glob, polls_glob
 
     def expand(self, pbegin):
         cfg = self.cfg
@@ -244,7 +263,17 @@ class FetchArticles(beam.PTransform):
         no_hosts = p | "NoPriorHosts" >> beam.Create([])
         seeded = seeds["requests"] | "SplitSeededPages" >> beam.Partition(_is_page, 2)
 
-        docs1 = seeded[1] | "FetchFeedsAndSitemaps" >> FetchUrls(cfg, validators, no_hosts)
+        feeds = seeded[1]
+        if self.polls_glob:
+            polls = (
+                p
+                | "EarlierPollsGlob" >> beam.Create([self.polls_glob])
+                | "ReadPolls" >> beam.FlatMap(read_polls)
+                # (url, poll row) -> GroupByKey -> newest per url
+                | "NewestPollPerUrl" >> beam.CombinePerKey(newest_poll)
+            )
+            feeds = feeds | "SkipFeedsNotDue" >> beam.ParDo(SkipNotDueFn(), polls=beam.pvalue.AsDict(polls))
+        docs1 = feeds | "FetchFeedsAndSitemaps" >> FetchUrls(cfg, validators, no_hosts)
         found1 = docs1["docs"] | "DiscoverInFeedsAndSitemaps" >> beam.ParDo(DiscoverLinksFn(self.max_bytes)).with_outputs(REJECTS, main="requests")
         found1_split = found1["requests"] | "SplitDiscoveredPages" >> beam.Partition(_is_page, 2)
         hosts1 = docs1[HOSTS] | "MergeHostsAfterFeeds" >> beam.CombinePerKey(merge_host_states)
@@ -265,6 +294,8 @@ class FetchArticles(beam.PTransform):
             | "BestRequestPerPage" >> beam.CombinePerKey(best_request)
             | "DropCanonicalUrl" >> beam.Values()
         )
+        if self.ingested_glob:
+            pages = pages | "SkipIngestedPages" >> SkipIngestedPages(self.ingested_glob)
         docs3 = pages | "FetchPages" >> FetchUrls(cfg, validators, hosts2)
         articles = docs3["docs"] | "ToRawArticle" >> beam.ParDo(ToRawArticleFn()).with_outputs(REJECTS, main="articles")
 
@@ -277,13 +308,20 @@ class FetchArticles(beam.PTransform):
             | "FlattenHostCounts" >> beam.Flatten()
             | "SumCountsPerHost" >> beam.CombinePerKey(_sum_counts)
         )
-        return {"articles": articles["articles"], REJECTS: rejects, VALIDATORS: new_validators, HOST_COUNTS: host_counts}
+        polled = (docs1[POLLS], docs2[POLLS]) | "FlattenPolls" >> beam.Flatten()
+        ingested = (
+            docs3["docs"] | "IngestedUrls" >> beam.Map(lambda d: {"url": page_key(d.request.url)}),
+            docs3[INGESTED],
+        ) | "AllIngested" >> beam.Flatten()
+        return {"articles": articles["articles"], REJECTS: rejects, VALIDATORS: new_validators, HOST_COUNTS: host_counts,
+                POLLS: polled, INGESTED: ingested}
 
 
 class WriteFetchState(beam.PTransform):
     """FetchArticles' {validators, host_counts} -> a run's staged fetch state.
 
-    Writes `<staging>/_state/http_validators/part-00000-of-00001.parquet` (VALIDATORS_SCHEMA, with `run_id`) and
+    Writes `<staging>/_state/http_validators/part-00000-of-00001.parquet` (VALIDATORS_SCHEMA, with `run_id`), the
+    same for feed_polls and ingested_urls, and
     `<staging>/_fetch_hosts.json` (one JSON object: host -> counts, keys sorted). Returns the JSON write's result.
     """
 
@@ -298,6 +336,13 @@ class WriteFetchState(beam.PTransform):
             | "AddRunId" >> beam.Map(lambda r: {**r, "run_id": run_id})
             | "WriteValidators" >> WriteParquet(self.staging.state_prefix(VALIDATORS_STATE), VALIDATORS_SCHEMA, num_shards=1)
         )
+        for tag, state, schema in ((POLLS, FEED_POLLS_STATE, FEED_POLLS_SCHEMA), (INGESTED, INGESTED_STATE, INGESTED_SCHEMA)):
+            if tag in outputs:
+                (
+                    outputs[tag]
+                    | f"AddRunIdTo{tag.title()}" >> beam.Map(lambda r: {**r, "run_id": run_id})
+                    | f"Write{tag.title()}" >> WriteParquet(self.staging.state_prefix(state), schema, num_shards=1)
+                )
         return (
             outputs[HOST_COUNTS]
             | "CollectHostCounts" >> beam.combiners.ToDict()

@@ -70,15 +70,28 @@ def _in_windows(ts: np.ndarray, windows: list[tuple[float, float]]) -> np.ndarra
 def earlier_terms(readable_file, windows: list | None, cfg: StoryConfig) -> Iterator[tuple[ArticleTerms, str]]:
     """(ArticleTerms, story_id) for each row of one earlier story_terms file published within `windows` (see
     merged_windows over this run's publication times); nothing when this run has no dated article. Only the
-    rows in a window are decoded. Earlier ids are renamed (earlier_article_id) so they never meet this run's ids."""
+    rows in a window are decoded, and only the row groups holding one are read.
+    Earlier ids are renamed (earlier_article_id) so they never meet this run's ids."""
     import pyarrow.parquet as pq
 
     if not windows:
         return
     with readable_file.open() as f:
-        table = pq.read_table(f)
-    ts = table.column("ts").to_numpy(zero_copy_only=False).astype(np.float64)  # NULL -> NaN
-    table = table.filter(pa.array(_in_windows(ts, windows)))
+        parquet = pq.ParquetFile(f)
+        # The times first: a file with no row in a window (most of a long history) is not decoded further.
+        ts = parquet.read(columns=["ts"]).column("ts").to_numpy(zero_copy_only=False).astype(np.float64)  # NULL -> NaN
+        keep = _in_windows(ts, windows)
+        if not keep.any():
+            return
+        groups, start = [], 0
+        for g in range(parquet.num_row_groups):  # only the row groups that hold a row in a window
+            n = parquet.metadata.row_group(g).num_rows
+            if keep[start:start + n].any():
+                groups.append((g, start, n))
+            start += n
+        table = parquet.read_row_groups([g for g, _, _ in groups])
+        mask = np.concatenate([keep[s:s + n] for _, s, n in groups])
+    table = table.filter(pa.array(mask))
     for row in table.to_pylist():
         if row["vocab_bits"] != cfg.vocab_bits:
             continue
