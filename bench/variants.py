@@ -7,6 +7,12 @@ articles of 80+ words also gets one or two variants published a few hours later,
 to three of these edits, as a syndicating outlet would make them: headline rewritten, a paragraph
 added, a paragraph cut, a sentence reworded, boilerplate lines added, whitespace and punctuation
 changed. Choices come from a hash of the article id, so the same input always gives the same file.
+
+Short stories get trims too (choices drawn apart from the edits above, so those variants are unchanged):
+about one in two articles of SHORT_WORDS words also gets a variant that cuts its first sentence
+(`lead_sentence_cut`) or its last (`last_sentence_cut`), and about one in two briefs of BRIEF_WORDS words one
+that rewords two of its sentences (`two_sentences_reworded`); one in four articles gets an exact copy whose only
+change is its whitespace (`whitespace_only`: doubled spaces, tabs, no-break spaces, CRLF line ends, blank lines), which must come out `exact`.
 """
 from __future__ import annotations
 
@@ -122,6 +128,57 @@ def whitespace_punct(text: str, rng: random.Random) -> str:
     return text.replace("\n", "\n\n")
 
 
+SHORT_WORDS = (40, 250)  # a short (wire) story: trimming one sentence takes a large share of its shingles
+BRIEF_WORDS = (40, 150)  # a brief: rewording two sentences changes most of its shingles
+TRIMS = ("lead_sentence_cut", "last_sentence_cut", "two_sentences_reworded", "whitespace_only")
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences, in order (paragraph breaks are sentence breaks)."""
+    return [s.strip() for p in text.split("\n") for s in _SENT.split(p) if s.strip()]
+
+
+def reword_sentences(sents: list[str], count: int, rng: random.Random) -> list[str]:
+    """Reword `count` different sentences (synonym swaps, or a clause appended where no word applies)."""
+    out = list(sents)
+    for j in rng.sample(range(len(out)), min(count, len(out))):
+        out[j] = reword_sentence([out[j]], rng)[0]
+    return out
+
+
+def whitespace_only(text: str, rng: random.Random) -> str:
+    """The same words and punctuation, laid out with other whitespace."""
+    text = re.sub(r" ", lambda m: rng.choice(("  ", "\t", "\u00a0", " ", " ", " ")), text)
+    return "  \r\n" + "\r\n\r\n".join(line.rstrip() + rng.choice(("", " ", "\t")) for line in text.split("\n")) + "\r\n\r\n"
+
+
+def make_trim(rec: dict) -> tuple[dict, list[str]] | None:
+    """The trim variant of a short story or brief (see the module docstring), or None for this record."""
+    rng = rng_for(f"{rec['id']}#trim")
+    words = len(rec["text"].split())
+    sents = sentences(rec["text"])
+    kinds = []
+    if SHORT_WORDS[0] <= words <= SHORT_WORDS[1] and len(sents) >= 3:
+        kinds += ["lead_sentence_cut", "last_sentence_cut"]
+    if BRIEF_WORDS[0] <= words <= BRIEF_WORDS[1] and len(sents) >= 3:
+        kinds += ["two_sentences_reworded"]
+    if rng.random() < 0.25:
+        kind = "whitespace_only"
+    elif kinds and rng.random() < 0.5:
+        kind = rng.choice(kinds)
+    else:
+        return None
+    if kind == "lead_sentence_cut":
+        text = " ".join(sents[1:])
+    elif kind == "last_sentence_cut":
+        text = " ".join(sents[:-1])
+    elif kind == "two_sentences_reworded":
+        text = " ".join(reword_sentences(sents, 2, rng))
+    else:
+        text = whitespace_only(rec["text"], rng)
+    return {"id": f"{rec['id']}~t", "title": rec.get("title"), "text": text, "published": "2024-03-01T18:00:00Z"}, [kind]
+
+
 def make_variant(rec: dict, k: int) -> tuple[dict, list[str]]:
     """Variant number k of one record: 1 to 3 edits chosen from the record id."""
     rng = rng_for(f"{rec['id']}#{k}")
@@ -144,7 +201,9 @@ def make_variant(rec: dict, k: int) -> tuple[dict, list[str]]:
     return out, edits
 
 
-def write_variants(events_dev_dir: str, out_path: str) -> tuple[dict, dict]:
+def write_variants(events_dev_dir: str, out_path: str, trims: bool = True) -> tuple[dict, dict]:
+    """Write the dev articles and their variants to out_path; ({variant id: original id}, {variant id: edits}).
+    Without `trims` only the edit variants (the set measured before the short-story trims existed)."""
     records = []
     for name in sorted(os.listdir(events_dev_dir)):
         if name.endswith(".jsonl"):
@@ -158,6 +217,11 @@ def write_variants(events_dev_dir: str, out_path: str) -> tuple[dict, dict]:
             orig = {"id": rec["id"], "title": rec.get("title"), "text": rec["text"], "published": ORIGINAL_TIME}
             out.write(json.dumps(orig) + "\n")
             rng = rng_for(rec["id"])
+            trim = make_trim(rec) if trims else None
+            if trim is not None:
+                var, edits = trim
+                expected[var["id"]], kinds[var["id"]] = rec["id"], edits
+                out.write(json.dumps(var) + "\n")
             if len(rec["text"].split()) < 80 or rng.random() >= 1 / 3:
                 continue
             for k in range(1, rng.randint(1, 2) + 1):

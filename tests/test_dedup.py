@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.records import DUP_EXACT, DUP_NEAR, UTC, CleanArticle
 from schemas.state import SIGNATURES_SCHEMA
 from transforms.copies import CopyConfig, FindCopies, MarkEarlierCopies
-from transforms.copies.components import CopyCandidate, resolve_copies
+from transforms.copies.components import CopyCandidate, is_near_copy, resolve_copies
 from transforms.copies.minhash import jaccard_estimate, minhash, optimal_param, permutations, shingle_hashes
 from transforms.copies.transform import COPIES, SIGNATURES
 from transforms.fingerprints import content_hash, normalise_text, rank_key
@@ -119,8 +119,59 @@ def test_find_copies_points_copies_to_the_original_and_leaves_unrelated_alone():
 def test_find_copies_threshold_is_configurable():
     arts = [article("orig", ORIGINAL, 1), article("near", NEAR, 3)]
     with TestPipeline() as p:
-        out = p | beam.Create(arts) | FindCopies(CopyConfig(threshold=0.99))
+        # NEAR holds nearly all of ORIGINAL (containment) and changes a few words: both rules off too.
+        out = p | beam.Create(arts) | FindCopies(CopyConfig(threshold=0.99, containment=1.0, max_changed_words=0))
         assert_that(out[COPIES], equal_to([]))
+
+
+# A short wire story (four sentences, 73 words): one sentence is a large share of its shingles.
+WIRE = ("Firefighters contained a large blaze that destroyed a two-storey warehouse and several parked lorries in the "
+        "port district of Rotterdam early on Sunday morning, the city said. "
+        "Nobody was hurt, a spokeswoman for the regional fire service said. "
+        "Thick smoke drifted over the A15 motorway, which was closed for three hours while crews fought the flames. "
+        "The cause of the fire was not yet known and an investigation had been opened, she added.")
+WIRE_LEAD_CUT = WIRE.split(". ", 1)[1]
+WIRE_REWORDED = (WIRE.replace("Nobody was hurt", "No one was injured").replace("was not yet known", "remained unclear"))
+WIRE_OTHER = ("A warehouse fire in the port district of Rotterdam closed the A15 motorway on Sunday. "
+              "Thick smoke drifted over the A15 motorway, which was closed for three hours while crews fought the flames. "
+              "Port officials said shipping was not affected, and the owner of the building, a logistics firm, declined to comment.")
+
+
+def _pair(a: str, b: str, cfg: CopyConfig = CopyConfig()):
+    """(exact Jaccard, shingles of a, shingles of b) as is_near_copy sees them."""
+    ha, hb = set(shingle_hashes(a, cfg.shingle_size).tolist()), set(shingle_hashes(b, cfg.shingle_size).tolist())
+    return len(ha & hb) / len(ha | hb), len(ha), len(hb)
+
+
+@pytest.mark.parametrize(
+    "a,b,want",
+    [(WIRE, WIRE_LEAD_CUT, True), (WIRE, WIRE.rsplit(". ", 1)[0] + ".", True), (WIRE, WIRE_REWORDED, True),
+     (ORIGINAL, NEAR, True), (WIRE, WIRE_OTHER, False), (ORIGINAL, UNRELATED, False),
+     ("Warehouse fire closes A15 motorway in Rotterdam port", "Warehouse fire closes A15 motorway near Rotterdam", False)],
+    ids=["lead-sentence-cut", "last-sentence-cut", "two-sentences-reworded", "edited-copy", "same-event-other-text",
+         "unrelated", "two-headlines"],
+)
+def test_is_near_copy_catches_trims_and_rewordings_of_short_stories(a, b, want):
+    cfg = CopyConfig()
+    j, na, nb = _pair(a, b, cfg)
+    assert is_near_copy(j, na, nb, cfg) is want
+    if b in (WIRE_LEAD_CUT, WIRE_REWORDED):
+        assert j < cfg.threshold  # what Jaccard alone misses
+
+
+def test_is_near_copy_without_shingle_counts_is_the_jaccard_test():
+    cfg = CopyConfig()
+    assert not is_near_copy(0.5, 0, 0, cfg)
+    assert is_near_copy(0.7, 0, 0, cfg)
+
+
+def test_find_copies_finds_a_trimmed_wire_copy_and_exact_copies_whatever_their_whitespace():
+    spaced = "  \r\n" + WIRE.replace(" ", "\t", 3).replace(". ", ".\r\n\r\n").replace(" the", "\u00a0the") + " \n\n"
+    arts = [article("wire", WIRE, 1), article("cut", WIRE_LEAD_CUT, 2), article("reworded", WIRE_REWORDED, 3),
+            article("spaced", spaced, 4), article("other", WIRE_OTHER, 0)]
+    with TestPipeline() as p:
+        out = p | beam.Create(arts) | FindCopies()
+        assert_that(out[COPIES], equal_to([("cut", ("wire", DUP_NEAR)), ("reworded", ("wire", DUP_NEAR)), ("spaced", ("wire", DUP_EXACT))]))
 
 
 def test_mark_earlier_copies_splits_on_the_earliest_run_that_wrote_the_text(tmp_path):
@@ -206,7 +257,11 @@ def test_find_copies_can_hand_out_every_articles_signature():
 
 def test_copy_config_derives_lsh_parameters_and_names_its_signature_setting():
     cfg = CopyConfig()
-    assert cfg.bands_rows == optimal_param(cfg.threshold, cfg.num_perm, 1 - cfg.fn_weight, cfg.fn_weight)
+    assert cfg.bands_rows == optimal_param(min(cfg.threshold, cfg.candidate_threshold), cfg.num_perm, 1 - cfg.fn_weight, cfg.fn_weight)
     assert cfg.signature_setting == (128, 42, 5)
     with pytest.raises(ValueError):
         CopyConfig(threshold=0.0)
+    with pytest.raises(ValueError):
+        CopyConfig(containment=0.0)
+    with pytest.raises(ValueError):
+        CopyConfig(min_shared_shingles=0)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle
+from transforms.copies.config import CopyConfig
 from transforms.copies.minhash import BAND_DTYPE, jaccard_estimate
 from transforms.fingerprints import rank_key
 
@@ -19,11 +20,32 @@ class CopyCandidate:
     article_id: str
     content_hash: str
     canonical_url: str | None
+    shingles: int = 0  # distinct shingles of its comparison text (0: not known)
 
 
-def candidate_of(a: CleanArticle) -> CopyCandidate:
+def candidate_of(a: CleanArticle, shingles: int = 0) -> CopyCandidate:
     """The light record an article takes through copy detection (no text)."""
-    return CopyCandidate(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, a.content_hash, a.canonical_url)
+    return CopyCandidate(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, a.content_hash, a.canonical_url, shingles)
+
+
+def is_near_copy(jaccard: float, n_a: int, n_b: int, cfg: CopyConfig) -> bool:
+    """Whether two texts with this (estimated) shingle Jaccard and n_a, n_b distinct shingles are near copies.
+
+    Jaccard >= cfg.threshold; or, for a pair sharing at least cfg.min_shared_shingles shingles (their number
+    follows from the Jaccard and the two counts), the shorter text's shingles are cfg.containment found in the
+    longer one (a copy with its lead or last sentence cut: Jaccard alone misses it on a short story, where one
+    sentence is a large share of the shingles), or neither text has more than cfg.max_changed_words words'
+    worth of shingles outside the other (a brief with a few words reworded: each changed word costs
+    shingle_size shingles, a large share of a brief's). Unknown counts (0) leave only the Jaccard test.
+    """
+    if jaccard >= cfg.threshold:
+        return True
+    if n_a <= 0 or n_b <= 0:
+        return False
+    shared = jaccard * (n_a + n_b) / (1.0 + jaccard)
+    if shared < cfg.min_shared_shingles:
+        return False
+    return shared / min(n_a, n_b) >= cfg.containment or max(n_a, n_b) - shared <= cfg.max_changed_words * cfg.shingle_size
 
 
 def star_edges(members: Iterable[CopyCandidate]) -> Iterator[tuple[CopyCandidate, CopyCandidate]]:
@@ -33,15 +55,15 @@ def star_edges(members: Iterable[CopyCandidate]) -> Iterator[tuple[CopyCandidate
         yield ms[0], other
 
 
-def verified_bucket_edges(members: Iterable[tuple[CopyCandidate, bytes]], threshold: float) -> Iterator[tuple[CopyCandidate, CopyCandidate]]:
-    """Edges from each LSH bucket's best member to members whose estimated Jaccard reaches the threshold
-    (members carry 16-bit band signatures, see minhash.band_signature)."""
+def verified_bucket_edges(members: Iterable[tuple[CopyCandidate, bytes]], cfg: CopyConfig) -> Iterator[tuple[CopyCandidate, CopyCandidate]]:
+    """Edges from each LSH bucket's best member to members that are near copies of it (is_near_copy; members
+    carry 16-bit band signatures, see minhash.band_signature)."""
     ms = sorted({n.article_id: (n, s) for n, s in members}.values(), key=lambda x: x[0].rank)
     if len(ms) < 2:
         return
     head, head_sig = ms[0][0], np.frombuffer(ms[0][1], dtype=BAND_DTYPE)
     for node, sig in ms[1:]:
-        if jaccard_estimate(head_sig, np.frombuffer(sig, dtype=BAND_DTYPE)) >= threshold:
+        if is_near_copy(jaccard_estimate(head_sig, np.frombuffer(sig, dtype=BAND_DTYPE)), head.shingles, node.shingles, cfg):
             yield head, node
 
 

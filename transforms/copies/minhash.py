@@ -68,9 +68,14 @@ def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
+def article_shingles(a: CleanArticle, shingle_size: int) -> np.ndarray:
+    """The shingle hashes an article's copies are compared on (of its body, or of a headline's title)."""
+    return shingle_hashes(comparison_text(a.text, a.title), shingle_size)
+
+
 def article_signature(a: CleanArticle, perms: tuple[np.ndarray, np.ndarray], shingle_size: int) -> np.ndarray:
     """The MinHash signature an article's copies are compared on (of its body, or of a headline's title)."""
-    return minhash(shingle_hashes(comparison_text(a.text, a.title), shingle_size), perms)
+    return minhash(article_shingles(a, shingle_size), perms)
 
 
 def stored_signature(sig: np.ndarray) -> bytes:

@@ -6,7 +6,7 @@ import apache_beam as beam
 from schemas.records import CleanArticle
 from transforms.copies.components import candidate_of, resolve_copies, star_edges, verified_bucket_edges
 from transforms.copies.config import CopyConfig
-from transforms.copies.minhash import article_signature, band_keys, band_signature, permutations, stored_signature
+from transforms.copies.minhash import article_shingles, band_keys, band_signature, minhash, permutations, stored_signature
 from transforms.graphs import ConnectedComponentsFn
 
 COPIES = "copies"
@@ -29,8 +29,9 @@ class SignatureFn(beam.DoFn):
         self.bands, self.rows = self.cfg.bands_rows
 
     def process(self, a: CleanArticle):
-        sig = article_signature(a, self.perms, self.cfg.shingle_size)
-        candidate, banded = candidate_of(a), band_signature(sig)
+        hashes = article_shingles(a, self.cfg.shingle_size)
+        sig = minhash(hashes, self.perms)
+        candidate, banded = candidate_of(a, int(hashes.size)), band_signature(sig)
         for key in band_keys(sig, self.bands, self.rows):
             yield key, (candidate, banded)
         yield beam.pvalue.TaggedOutput(SIGNATURES, (a.article_id, stored_signature(sig)))
@@ -42,7 +43,8 @@ class FindCopies(beam.PTransform):
 
     Stages, as in text-dedup: signature -> band buckets -> verified candidate edges -> components.
     Exact copies share a normalised-text hash or a canonical URL; near copies share an LSH bucket and
-    an estimated Jaccard >= threshold. Each component keeps its best article (earliest published, then
+    reach the threshold's estimated Jaccard, or hold a trimmed or lightly reworded short text
+    (components.is_near_copy). Each component keeps its best article (earliest published, then
     most complete); `copies` names every other member once, with the kept article and `exact` or `near`.
     `signatures` has every input article's whole signature, so later runs can be compared with this one
     (the run state) without a second MinHash.
@@ -70,12 +72,12 @@ class FindCopies(beam.PTransform):
             | "UrlEdges" >> beam.FlatMap(lambda kv: star_edges(kv[1]))
         )
         # (band key, (CopyCandidate, band signature)) -> verified edges
-        threshold = self.cfg.threshold
+        cfg = self.cfg
         signed = articles | "Signatures" >> beam.ParDo(SignatureFn(self.cfg)).with_outputs(SIGNATURES, main=_BANDS)
         near = (
             signed[_BANDS]
             | "GroupByBand" >> beam.GroupByKey()
-            | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], threshold))
+            | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], cfg))
         )
         edges = (by_hash, by_url, near) | "AllEdges" >> beam.Flatten()
         # (article_id, article_id) -> {article_id: component}: ids only, merged from each worker's forest

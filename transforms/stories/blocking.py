@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from transforms.stories.config import StoryConfig
+from transforms.stories.dense import mixed_similarity
 from transforms.stories.vectors import ArticleVector, sparse_dot
 
 
@@ -87,7 +88,8 @@ def _gram_pairs(ms: list[ArticleVector], min_edge: float) -> Iterator[tuple[int,
 
 def block_pairs(key: tuple, members: Iterable[ArticleVector], oversized, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
     """Scored candidate pairs inside one (term, time slice) block, each pair scored in one block only
-    and kept when it shares enough blocking terms (enough_shared)."""
+    and kept when it shares enough blocking terms (enough_shared). A pair of articles that both have a
+    dense vector is scored on both views (dense.mixed_similarity)."""
     ms = sorted({v.article_id: v for v in members}.values(), key=lambda v: v.article_id)
     if len(ms) < 2:
         return
@@ -97,14 +99,20 @@ def block_pairs(key: tuple, members: Iterable[ArticleVector], oversized, cfg: St
         return (within_window(a.ts, b.ts, window_s) and pair_block(a, b, oversized, cfg) == key
                 and enough_shared(a.blocks, b.blocks, cfg))
 
+    def similarity(i: int, j: int, lexical: float) -> float:
+        return mixed_similarity(lexical, ms[i].dense, ms[j].dense, cfg, ms[i].ts, ms[j].ts)
+
     if len(ms) <= 6:
         # A pair sharing k blocks meets in k of them but is scored in one: test that (cheap set
         # operations) before the dot product.
-        scored = ((i, j, sparse_dot(ms[i].terms, ms[i].weights, ms[j].terms, ms[j].weights))
+        scored = ((i, j, similarity(i, j, sparse_dot(ms[i].terms, ms[i].weights, ms[j].terms, ms[j].weights)))
                   for i in range(len(ms)) for j in range(i + 1, len(ms)) if candidate(ms[i], ms[j]))
         pairs = ((i, j, s) for i, j, s in scored if s >= cfg.min_edge)
     else:
-        pairs = ((i, j, s) for i, j, s in _gram_pairs(ms, cfg.min_edge) if candidate(ms[i], ms[j]))
+        # With dense vectors a pair weak in words can still be strong: its words are not filtered first.
+        lexical_floor = 0.0 if any(v.dense is not None for v in ms) else cfg.min_edge
+        scored = ((i, j, similarity(i, j, s)) for i, j, s in _gram_pairs(ms, lexical_floor) if candidate(ms[i], ms[j]))
+        pairs = ((i, j, s) for i, j, s in scored if s >= cfg.min_edge)
     for i, j, s in pairs:
         a, b = ms[i], ms[j]
         yield (a.article_id, a.rank, a.ts, a.headline), (b.article_id, b.rank, b.ts, b.headline), round(s, 9)

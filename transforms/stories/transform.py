@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from schemas.records import ArticleTerms
+from schemas.records import ArticleTerms, CleanArticle
 from transforms.earlier import ReadEarlierState
 from transforms.graphs import ConnectedComponentsFn
 from transforms.stories.assembly import (
@@ -20,6 +20,7 @@ from transforms.stories.assembly import (
 from transforms.stories.blocking import block_keys, block_pairs
 from transforms.stories.config import StoryConfig
 from transforms.stories.continuation import earlier_in_cluster, earlier_terms, merged_windows, story_label
+from transforms.stories.dense import DenseEncoder, dense_text, dense_vector, wants_dense
 from transforms.stories.linkage import average_linkage
 from transforms.stories.vectors import ArticleVector, DocFreq, DocFreqFn, article_terms, tfidf_vector
 
@@ -29,6 +30,25 @@ LABELS = "labels"
 CONTINUED = "continued"
 
 
+class ArticleTermsFn(beam.DoFn):
+    """CleanArticle -> (article_id, ArticleTerms), with its dense vector (a DenseTerms) when StoryConfig.dense
+    names the article; the dense model is loaded by the first such article (a run without one never loads it)."""
+
+    def __init__(self, cfg: StoryConfig):
+        self.cfg = cfg
+
+    def setup(self):
+        self.encoder = None
+
+    def process(self, a: CleanArticle):
+        dense = None
+        if wants_dense(a, self.cfg):
+            if self.encoder is None:
+                self.encoder = DenseEncoder()
+            dense = self.encoder.encode(dense_text(a.title, a.text, self.cfg.dense_words))
+        yield a.article_id, article_terms(a, self.cfg, dense)
+
+
 class VectorFn(beam.DoFn):
     """ArticleTerms -> its ArticleVector, with the corpus DocFreq as a side input."""
 
@@ -36,7 +56,8 @@ class VectorFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, t: ArticleTerms, dfs: DocFreq):
-        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline)
+        dense = dense_vector(getattr(t, "dense", None))
+        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense)
 
 
 class BlockKeysFn(beam.DoFn):
@@ -226,7 +247,7 @@ class GroupStories(beam.PTransform):
     def expand(self, inputs):
         cfg = self.cfg
         articles = inputs[ARTICLES]
-        terms = articles | "TermCounts" >> beam.Map(lambda a: (a.article_id, article_terms(a, cfg)))
+        terms = articles | "TermCounts" >> beam.ParDo(ArticleTermsFn(cfg))
         # (article_id, {terms, copies}) -> non-copies, and copies keyed by their kept article
         split = (
             {"terms": terms, "copies": inputs[COPIES]}

