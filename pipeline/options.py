@@ -91,6 +91,16 @@ class NewsbeamOptions(PipelineOptions):
             help=f"Dated articles further apart than this many days never share a story (default: {StoryConfig.window_days}).",
         )
         add(
+            "--story_dense",
+            "--story-dense",
+            dest="story_dense",
+            choices=("off", "headlines", "all"),
+            default=StoryConfig.dense,
+            help="Which articles also get a dense multilingual vector (multilingual-e5-small, bundled) for stories "
+            "across wordings and languages: off, headlines (articles without a body; about 15 ms each) or all "
+            f"(also full articles: about 150 ms each, several times the rest of the pipeline) (default: {StoryConfig.dense}).",
+        )
+        add(
             "--learn_min_articles",
             "--learn-min-articles",
             dest="learn_min_articles",
@@ -199,7 +209,8 @@ def configs(opts: NewsbeamOptions) -> tuple[CleanConfig, CopyConfig, StoryConfig
         learn_min_articles_long=max(opts.learn_min_articles, CleanConfig.learn_min_articles_long),
     )
     dedup = CopyConfig(threshold=opts.near_threshold)
-    story = StoryConfig(threshold=opts.story_threshold, window_days=opts.story_window_days, min_edge=min(StoryConfig.min_edge, opts.story_threshold))
+    story = StoryConfig(threshold=opts.story_threshold, window_days=opts.story_window_days,
+                        min_edge=min(StoryConfig.min_edge, opts.story_threshold), dense=opts.story_dense)
     return clean, dedup, story
 
 

@@ -30,6 +30,7 @@ def parse_published(value):
     "path,expected",
     [
         ("a/b.txt", ("text", False)),
+        ("feed/x.ndjson.gz", ("jsonl", True)),
         ("a/b.HTML", ("html", False)),
         ("a/b.htm.gz", ("html", True)),
         ("x.jsonl", ("jsonl", False)),

@@ -8,8 +8,8 @@ HTML = "html"  # a whole .html/.htm file is one page
 JSONL = "jsonl"  # JSON Lines: one article per line
 WARC = "warc"  # a web archive: one page per HTML response record
 
-EXTENSIONS = {".txt": TEXT, ".html": HTML, ".htm": HTML, ".jsonl": JSONL, ".warc": WARC}
-SUPPORTED = "newsbeam reads .txt, .html/.htm[.gz], .jsonl[.gz] and .warc[.gz]"  # the detail of an unsupported_format reject
+EXTENSIONS = {".txt": TEXT, ".html": HTML, ".htm": HTML, ".jsonl": JSONL, ".ndjson": JSONL, ".warc": WARC}
+SUPPORTED = "newsbeam reads .txt, .html/.htm[.gz], .jsonl/.ndjson[.gz] and .warc[.gz]"  # the detail of an unsupported_format reject
 
 
 def detect_format(path: str) -> tuple[str | None, bool]:
