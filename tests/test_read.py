@@ -38,7 +38,7 @@ def parse_published(value):
         ("x.pdf", (None, False)),
         ("x.gz", (None, True)),
     ],
-    ids=["txt", "html-upper", "htm-gz", "jsonl", "jsonl-gz", "pdf", "bare-gz"],
+    ids=["txt", "ndjson-gz", "html-upper", "htm-gz", "jsonl", "jsonl-gz", "pdf", "bare-gz"],
 )
 def test_detect_format(path, expected):
     assert detect_format(path) == expected
