@@ -27,8 +27,14 @@ def read_before(layout: OutputLayout) -> set[tuple[str, int, float]]:
             for line in f.read().decode("utf-8").splitlines():
                 if line.strip():
                     rec = json.loads(line)
-                    seen.add((rec["path"], int(rec["size"]), float(rec["mtime"])))
+                    seen.add((_resolved(rec["path"]), int(rec["size"]), float(rec["mtime"])))
     return seen
+
+
+def _resolved(path: str) -> str:
+    """A listed path as runs identify files now: resolved (runs before that listed paths as the user spelled them,
+    relative to the directory they ran in, which a scheduled job keeps)."""
+    return path if "://" in path or os.path.isabs(path) else os.path.realpath(path)
 
 
 def only_unread(files: dict[str, FileMeta], seen: set[tuple[str, int, float]]) -> dict[str, FileMeta]:
