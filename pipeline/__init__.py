@@ -1,3 +1,3 @@
-"""The newsbeam pipeline: run options, stage wiring, the run/sql command line."""
+"""The newsbeam pipeline: options, the run plan, stage wiring, commit, views and the command line."""
 
 __version__ = "0.1.0"

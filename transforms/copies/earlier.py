@@ -1,8 +1,8 @@
-"""Copies of articles that earlier runs wrote (scheduled runs, --only_new): MarkEarlierCopies and its helpers.
+"""Copies of articles that earlier runs wrote (incremental runs): MarkEarlierCopies and its helpers.
 
 Exact copies are looked up by `content_hash` in earlier runs' `articles` tables. Near copies: every run
 keeps the MinHash signature of each article it kept (not of its copies) in `<output>/_state/signatures/`;
-a later --only_new run looks its new articles up there.
+a later incremental run looks its new articles up there.
 """
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def assemble_story(label, items: Iterable[tuple[StoryMember, tuple | None]]) -> 
 
     The canonical article is the best-ranked non-copy (earliest published, then most complete), and the
     story id is made from it. A label continuing an earlier story (continuation.continued_label) gathers
-    this run's articles of an earlier run's story (--only_new): they join that story, and its canonical
+    this run's articles of an earlier run's story (incremental runs): they join that story, and its canonical
     article stays the earlier one.
     """
     items = list(items)

@@ -1,7 +1,7 @@
-"""Stories across runs (--only_new): earlier articles' term counts within this run's time windows, continued labels.
+"""Stories across runs (incremental runs): earlier articles' term counts within this run's time windows, continued labels.
 
 Every run keeps the term counts of the articles it clustered in `<output>/_state/story_terms/`; a later
---only_new run clusters its new articles together with the earlier ones published within a time window of
+incremental run clusters its new articles together with the earlier ones published within a time window of
 them, and a cluster that holds earlier articles continues their story.
 """
 from __future__ import annotations

@@ -35,7 +35,7 @@ class WriteRunState(beam.PTransform):
     """{articles: (CleanArticle, StoryAssignment), signatures: (article_id, MinHash bytes), terms: ArticleTerms} ->
     `<staging>/_state/signatures/part-*.parquet` and `<staging>/_state/story_terms/part-*.parquet`.
 
-    The state later --only_new runs compare with: one row each per article the run kept (not its copies),
+    The state later incremental runs compare with: one row each per article the run kept (not its copies),
     with its story. One join brings each article's story to both. `signature_setting` is the copy config's
     (num_perm, seed, shingle_size) and `vocab_bits` the story config's, stored with each row so that rows
     written with other settings are never compared. Returns {signatures, terms}: the rows written.
