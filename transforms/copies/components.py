@@ -98,6 +98,5 @@ def resolve_copies(edges: Iterable[tuple[CopyCandidate, CopyCandidate]]) -> dict
         if root == aid:
             continue
         keep, n = nodes[root], nodes[aid]
-        same = n.content_hash == keep.content_hash or (n.canonical_url is not None and n.canonical_url == keep.canonical_url)
-        out[aid] = (root, DUP_EXACT if same else DUP_NEAR)
+        out[aid] = (root, DUP_EXACT if n.content_hash == keep.content_hash else DUP_NEAR)
     return out

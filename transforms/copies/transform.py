@@ -63,14 +63,8 @@ class FindCopies(beam.PTransform):
             | "GroupByHash" >> beam.GroupByKey()
             | "HashEdges" >> beam.FlatMap(lambda kv: star_edges(kv[1]))
         )
-        # (canonical_url, CopyCandidate) -> edges
-        by_url = (
-            candidates
-            | "WithUrl" >> beam.Filter(lambda n: n.canonical_url is not None)
-            | "KeyByUrl" >> beam.Map(lambda n: (n.canonical_url, n))
-            | "GroupByUrl" >> beam.GroupByKey()
-            | "UrlEdges" >> beam.FlatMap(lambda kv: star_edges(kv[1]))
-        )
+        # A shared (canonical) URL alone is no edge: two posts of a blog may both name its home page as their
+        # canonical URL. Articles at one URL are copies only when their texts agree (the hash or the near edges).
         # (band key, (CopyCandidate, band signature)) -> verified edges
         cfg = self.cfg
         signed = articles | "Signatures" >> beam.ParDo(SignatureFn(self.cfg)).with_outputs(SIGNATURES, main=_BANDS)
@@ -79,7 +73,7 @@ class FindCopies(beam.PTransform):
             | "GroupByBand" >> beam.GroupByKey()
             | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], cfg))
         )
-        edges = (by_hash, by_url, near) | "AllEdges" >> beam.Flatten()
+        edges = (by_hash, near) | "AllEdges" >> beam.Flatten()
         # (article_id, article_id) -> {article_id: component}: ids only, merged from each worker's forest
         component = beam.pvalue.AsSingleton(
             edges
