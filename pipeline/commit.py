@@ -129,7 +129,7 @@ def runs_row(counts: dict, **fields) -> dict:
     }
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: bytes) -> None:
     """Write `data` aside and rename it into place, so a reader (or a kill) sees the whole file or none."""
     folder, name = path.rsplit("/", 1)
     if not FileSystems.exists(folder):
@@ -142,14 +142,22 @@ def _write_atomically(path: str, data: bytes) -> None:
     FileSystems.rename([aside], [path])
 
 
-def publish(layout: OutputLayout, row: dict, views: str) -> str:
+def write_views(layout: OutputLayout) -> None:
+    """The output's views.sql, for the files it holds now (after a publish or a compaction)."""
+    from pipeline.sql import tables_present
+    from pipeline.views import views_sql
+
+    write_atomically(layout.views_file, views_sql(layout, tables_present(layout)).encode("utf-8"))
+
+
+def publish(layout: OutputLayout, row: dict) -> str:
     """Publish a committed run: write its `runs` row (the one step that makes the run visible to every view),
     then the output's views.sql. Until the row exists, the run's files are not part of the dataset."""
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), buf, compression="zstd")
     path = layout.run_row(row["run_id"])
-    _write_atomically(path, buf.getvalue())
-    _write_atomically(layout.views_file, views.encode("utf-8"))
+    write_atomically(path, buf.getvalue())
+    write_views(layout)
     return path
 
 

@@ -26,8 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import commit, incremental
 from pipeline.plan import new_run_id
-from pipeline.sql import connect, tables_present
-from pipeline.views import views_sql
+from pipeline.sql import connect
 from schemas.layout import (
     COMPACTED_PREFIX,
     FEED_POLLS_STATE,
@@ -65,7 +64,7 @@ def _write(path: str, table: pa.Table) -> None:
         FileSystems.mkdirs(folder)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", row_group_size=64 * 1024)
-    commit._write_atomically(path, buf.getvalue())
+    commit.write_atomically(path, buf.getvalue())
 
 
 def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -166,7 +165,7 @@ def compact(output: str, out=sys.stdout) -> dict:
         if marker_rows:
             # The switch: from this rename on, every view reads the compacted folders of these runs.
             _write(layout.compaction_marker(gen), pa.Table.from_pylist(marker_rows, schema=MARKER_SCHEMA))
-        commit._write_atomically(layout.views_file, views_sql(layout, tables_present(layout)).encode("utf-8"))
+        commit.write_views(layout)
         removed += remove_replaced(layout)
         after = _count_files(layout)
     return {"days": len(days), "runs": len(marker_rows), "files_before": before, "files_after": after, "removed": removed}
@@ -182,7 +181,7 @@ def _merge_listings(layout: OutputLayout, runs: list[str], folder: str) -> None:
                 text = f.read().decode("utf-8")
             parts.append(text if text.endswith("\n") or not text else text + "\n")
     if parts:
-        commit._write_atomically(layout.files_listing(folder), "".join(parts).encode("utf-8"))
+        commit.write_atomically(layout.files_listing(folder), "".join(parts).encode("utf-8"))
 
 
 def _count_files(layout: OutputLayout) -> int:

@@ -15,10 +15,8 @@ from pipeline import __version__, commit, incremental, local
 from pipeline.options import checked_argv
 from pipeline.plan import RunPlan, UsageError, plan_run, settings_from
 from pipeline.run_options import options_json
-from pipeline.sql import tables_present
 from pipeline.status import EXIT_CODES, FAILED, INTERRUPTED, USAGE, run_status
 from pipeline.summary import print_summary
-from pipeline.views import views_sql
 from schemas import counts as c
 from schemas.records import UTC
 from transforms import progress
@@ -166,7 +164,7 @@ def _execute(options: PipelineOptions, plan: RunPlan, out) -> dict:
         options=options_json(options, plan),
         newsbeam_version=__version__,
     )
-    commit.publish(s.layout, row, views_sql(s.layout, tables_present(s.layout)))
+    commit.publish(s.layout, row)
     print_summary(row, time.monotonic() - t0, out, fetch_hosts, status_text)
     return row
 
