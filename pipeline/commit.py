@@ -161,10 +161,13 @@ def publish(layout: OutputLayout, row: dict) -> str:
     return path
 
 
-def compaction_markers(layout: OutputLayout) -> list[tuple[str, str]]:
-    """(compacted folder, run id) of every published compaction marker (pipeline/compact.py)."""
+def compaction_markers(layout: OutputLayout, published_before: float | None = None) -> list[tuple[str, str]]:
+    """(compacted folder, run id) of every published compaction marker (pipeline/compact.py); with
+    `published_before` (a Unix time), only of the markers written before then."""
     pairs = []
     for m in FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
+        if published_before is not None and m.last_updated_in_seconds >= published_before:
+            continue
         with FileSystems.open(m.path) as f:
             t = pq.read_table(f, columns=["folder", "run_id"])
         pairs.extend(zip(t["folder"].to_pylist(), t["run_id"].to_pylist()))

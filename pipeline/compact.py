@@ -5,10 +5,12 @@ for each day (the runs' `started_at`) with more than one folder, `<table>/c~<day
 runs table: `run.parquet`), `_state/<state>/c~<day>~<gen>.parquet` and `_state/files/c~<day>~<gen>.jsonl`, holding exactly the live rows of those
 runs, then publishes one marker `_compactions/<gen>.parquet` naming the folder of every run it covers. The views
 (pipeline/views.py) read each run's rows from its newest marked folder, or from its own folder when no marker
-names it, so before the marker a reader sees the old layout, after it the new one, never both. Then the
-replaced files are deleted. All of it under the output's lock (no run reads state meanwhile); a kill at any
-point leaves at most unmarked compacted files (removed by the next run or compaction) or replaced files
-(removed by the next compaction), neither visible to any view.
+names it, so before the marker a reader sees the old layout, after it the new one, never both. The replaced
+files are deleted once their marker is `--grace` seconds old (default 600), by the first run or compaction
+after that: a query that listed the files just before the switch can still read them meanwhile. All of it
+under the output's lock (no run reads state meanwhile); a kill at any point leaves at most unmarked compacted
+files (removed by the next run or compaction) or replaced files (removed later, as above), neither visible
+to any view.
 """
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ STATE_SCHEMAS = {VALIDATORS_STATE: VALIDATORS_SCHEMA, SIGNATURES_STATE: SIGNATUR
 assert set(STATE_SCHEMAS) == set(PARQUET_STATES)
 # Sort order of a compacted state file: what its readers filter on, so row groups can be skipped by their min/max.
 STATE_ORDER = {STORY_TERMS_STATE: "ts, run_id, article_id", INGESTED_STATE: "url, run_id"}
+# Seconds a compaction's replaced files are kept after its switch, for queries that listed them just before it.
+GRACE_S = 600.0
 MARKER_SCHEMA = pa.schema([pa.field("folder", pa.string(), nullable=False), pa.field("run_id", pa.string(), nullable=False),
                            pa.field("day", pa.string(), nullable=False)])
 
@@ -75,10 +79,11 @@ def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def live_folders(layout: OutputLayout, runs: list[str]) -> dict[str, str]:
-    """run id -> the folder that holds its rows now: the newest marked compacted folder, or its own."""
+def live_folders(layout: OutputLayout, runs: list[str], markers: list[tuple[str, str]] | None = None) -> dict[str, str]:
+    """run id -> the folder that holds its rows now: the newest marked compacted folder, or its own (`markers`:
+    the (folder, run id) pairs to go by, by default every published marker's)."""
     newest: dict[str, str] = {}
-    for folder, run_id in commit.compaction_markers(layout):
+    for folder, run_id in commit.compaction_markers(layout) if markers is None else markers:
         newest[run_id] = max(folder, newest.get(run_id, folder))
     return {r: newest.get(r, r) for r in runs}
 
@@ -91,35 +96,40 @@ def _state_file_folder(path: str) -> str:
     return path.rsplit("/", 1)[1][: -len(".parquet")]
 
 
-def remove_replaced(layout: OutputLayout) -> int:
+def remove_replaced(layout: OutputLayout, grace_s: float = 0.0) -> int:
     """Delete the table folders and state files no view reads any more: a compacted run's own folder, and
-    compacted folders superseded by a newer marker; then markers whose every run a newer one covers."""
-    markers = commit.compaction_markers(layout)
-    live = set(live_folders(layout, [r for _, r in markers]).values())
+    compacted folders superseded by a newer marker; then markers whose every run a newer one covers. Only what
+    markers published at least `grace_s` seconds ago replaced is deleted, so a query that listed the files before
+    a switch can still open them; the rest waits for a later compaction."""
+    every = commit.compaction_markers(layout)
+    markers = every if grace_s <= 0 else commit.compaction_markers(layout, published_before=time.time() - grace_s)
+    read_now = set(live_folders(layout, [r for _, r in every], every).values())
+    live = set(live_folders(layout, [r for _, r in markers], markers).values()) | read_now
     compacted_runs = {r for _, r in markers}
+    marked = {fo for fo, _ in markers}
+
+    def replaced(name: str) -> bool:
+        return (is_compacted(name) and name not in live and name in marked) or name in compacted_runs
+
     gone = []
     for table in TABLES:
         prefix = layout.table_dir(table) + "/"
         folders = {m.path[len(prefix):].split("/", 1)[0] for m in FileSystems.match([layout.run_files_glob(table)])[0].metadata_list}
-        gone += [layout.run_table_dir(table, f) for f in folders
-                 if (is_compacted(f) and f not in live and f in {fo for fo, _ in markers}) or f in compacted_runs]
+        gone += [layout.run_table_dir(table, f) for f in folders if replaced(f)]
     for state in PARQUET_STATES:
         for path in _state_files(layout, state):
             name = _state_file_folder(path)
-            owner = commit._state_file_run(name, compacted_runs)
-            if (is_compacted(name) and name not in live and name in {fo for fo, _ in markers}) or owner in compacted_runs:
+            if replaced(name) or commit._state_file_run(name, compacted_runs) in compacted_runs:
                 gone.append(path)
-    marked = {fo for fo, _ in markers}
     for m in FileSystems.match([layout.files_listings_glob()])[0].metadata_list:
-        name = m.path.rsplit("/", 1)[1][: -len(".jsonl")]
-        if name in compacted_runs or (is_compacted(name) and name in marked and name not in live):
+        if replaced(m.path.rsplit("/", 1)[1][: -len(".jsonl")]):
             gone.append(m.path)
     if gone:
         FileSystems.delete(sorted(gone))
     for m in FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
         with FileSystems.open(m.path) as f:
             folders = set(pq.read_table(f, columns=["folder"])["folder"].to_pylist())
-        if not folders & live:
+        if not folders & live and folders <= marked:
             FileSystems.delete([m.path])
     return len(gone)
 
@@ -133,13 +143,14 @@ def plan_days(layout: OutputLayout, con) -> dict[str, list[str]]:
     return {day: runs for day, runs in by_day.items() if len({folders[r] for r in runs}) > 1}
 
 
-def compact(output: str, out=sys.stdout) -> dict:
-    """Compact the output at `output`; returns {days, runs, files_before, files_after, removed}."""
+def compact(output: str, out=sys.stdout, grace_s: float = GRACE_S) -> dict:
+    """Compact the output at `output`; returns {days, runs, files_before, files_after, removed}. What it replaces
+    is deleted at its end only with `grace_s` 0; otherwise by the first run or compaction `grace_s` later."""
     layout = OutputLayout(output if "://" in output else os.path.abspath(output))
     gen = new_run_id(dt.datetime.now(UTC))
     with incremental.output_lock(layout, f"compact-{gen}", out):
         commit.remove_unpublished(layout)  # killed runs' and compactions' leftovers
-        removed = remove_replaced(layout)  # what an earlier compaction replaced, if it was killed before deleting it
+        removed = remove_replaced(layout, grace_s)  # what earlier compactions replaced, once their grace is over
         before = _count_files(layout)
         con = connect(layout.root, read_only=False)  # it reads _state/ too, and writes temp tables
         days = plan_days(layout, con)
@@ -166,7 +177,7 @@ def compact(output: str, out=sys.stdout) -> dict:
             # The switch: from this rename on, every view reads the compacted folders of these runs.
             _write(layout.compaction_marker(gen), pa.Table.from_pylist(marker_rows, schema=MARKER_SCHEMA))
         commit.write_views(layout)
-        removed += remove_replaced(layout)
+        removed += remove_replaced(layout, grace_s)
         after = _count_files(layout)
     return {"days": len(days), "runs": len(marker_rows), "files_before": before, "files_after": after, "removed": removed}
 
@@ -198,13 +209,19 @@ def command(argv: list[str]) -> int:
         "keeping every row and every view's result; readers see the old or the new layout, never a mix.",
     )
     parser.add_argument("--output", default="out", help="The output directory of `newsbeam run` (default: out).")
+    parser.add_argument("--grace", type=float, default=GRACE_S, metavar="SECONDS",
+                        help="Keep the files a compaction replaces this long after its switch, so that queries "
+                        "running across it finish; the first run or compaction after that deletes them. 0 deletes "
+                        f"them at once (default: {GRACE_S:.0f}).")
     args = parser.parse_args(argv)
+    if args.grace < 0:
+        parser.error("--grace must be 0 or more seconds")
     if "://" not in args.output and not os.path.isdir(args.output):
         print(f"newsbeam compact: error: output directory {args.output!r} does not exist", file=sys.stderr)
         return 2
     t0 = time.monotonic()
     try:
-        done = compact(args.output)
+        done = compact(args.output, grace_s=args.grace)
     except incremental.LockHeld as exc:
         print(f"newsbeam compact: error: {exc}", file=sys.stderr)
         return 2

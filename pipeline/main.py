@@ -11,7 +11,7 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import __version__, commit, incremental, local
+from pipeline import __version__, commit, compact, incremental, local
 from pipeline.options import checked_argv
 from pipeline.plan import RunPlan, UsageError, plan_run, settings_from
 from pipeline.run_options import options_json
@@ -97,6 +97,7 @@ def run(argv: list[str] | None = None, out=sys.stdout) -> dict:
             if removed:
                 print(f"note: removed what {len(removed)} run(s) that never finished left in {settings.output} "
                       f"({', '.join(sorted(removed))})", file=out, flush=True)
+            compact.remove_replaced(settings.layout, compact.GRACE_S)  # what a compaction replaced, once its grace is over
             return _execute(options, plan_run(options, settings), out)
     except incremental.LockHeld as exc:
         raise UsageError(str(exc)) from exc

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 import shutil
 
@@ -9,6 +10,7 @@ import duckdb
 import pytest
 
 from pipeline import commit
+from pipeline import compact as compact_module
 from pipeline.compact import compact
 from pipeline.main import run
 from pipeline.sql import connect
@@ -55,7 +57,7 @@ def test_compaction_keeps_every_view_and_state_row_and_survives_being_cut_short(
     saved = tmp_path / "saved"
     shutil.copytree(out / "articles", saved)  # the per-run folders, to put one back below
 
-    done = compact(str(out), out=io.StringIO())
+    done = compact(str(out), out=io.StringIO(), grace_s=0)
     assert done["runs"] == 3 and done["days"] == 1
     assert _views(out) == views and _state(out) == state
     assert _parquet_files(out) < before
@@ -85,11 +87,11 @@ def test_compaction_keeps_every_view_and_state_row_and_survives_being_cut_short(
     assert row["file_count"] == 1 and row["skipped_file_count"] == 4  # the listings still know what was read
     views2, state2 = _views(out), _state(out)
     assert len(views2["runs"]) == 4 and len(views2["article_rows"]) == 4
-    done = compact(str(out), out=io.StringIO())
+    done = compact(str(out), out=io.StringIO(), grace_s=0)
     assert done["runs"] == 4
     assert _views(out) == views2 and _state(out) == state2
     assert len(list((out / "articles").iterdir())) == 1 and len(list((out / "runs").iterdir())) == 1
-    assert compact(str(out), out=io.StringIO())["runs"] == 0  # nothing left to merge
+    assert compact(str(out), out=io.StringIO(), grace_s=0)["runs"] == 0  # nothing left to merge
     assert _views(out) == views2
 
 
@@ -102,3 +104,29 @@ def test_columns_an_earlier_version_did_not_write_are_null_in_the_compacted_file
                         pa.field("n", pa.int32())])
     out = _as(pa.table({"n": pa.array([1, 2], pa.int64()), "run_id": ["a", "b"]}), schema)
     assert out.schema == schema and out.to_pylist() == [{"run_id": "a", "status": None, "n": 1}, {"run_id": "b", "status": None, "n": 2}]
+
+
+def test_replaced_files_outlive_the_switch_by_the_grace_then_the_next_run_deletes_them(tmp_path):
+    out, inbox = tmp_path / "out", tmp_path / "inbox"
+    inbox.mkdir()
+    _runs_into(out, inbox, SEEDS[:2])
+    own = sorted(p.name for p in (out / "articles").iterdir())
+    views = _views(out)
+
+    done = compact(str(out), out=io.StringIO())  # the default grace: a query that listed the old files can read them
+    assert done["runs"] == 2 and done["removed"] == 0
+    assert set(own) < {p.name for p in (out / "articles").iterdir()}
+    assert _views(out) == views  # both layouts on disk, each row shown once
+    _runs_into(out, inbox, SEEDS[2:])  # a run inside the grace leaves them too
+    assert set(own) < {p.name for p in (out / "articles").iterdir()}
+    views = _views(out)
+
+    marker = next((out / "_compactions").glob("*.parquet"))
+    aged = marker.stat().st_mtime - compact_module.GRACE_S - 1
+    os.utime(marker, (aged, aged))  # the switch was longer ago than the grace
+    (inbox / "late.txt").write_text("Ferry service resumes\n\nThe island ferry resumed its timetable on Friday after "
+                                    "engineers replaced a damaged propeller shaft at the mainland yard.\n", encoding="utf-8")
+    run(["--input", str(inbox), "--output", str(out)], out=io.StringIO())
+    left = {p.name for p in (out / "articles").iterdir()}
+    assert not set(own) & left and any(n.startswith("c~") for n in left)
+    assert len(_views(out)["article_rows"]) == len(views["article_rows"]) + 1
