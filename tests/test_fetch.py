@@ -279,6 +279,14 @@ def test_redirect_to_non_http_scheme_is_refused(web):
     assert reason_of(got[web.url("/to-file")]) == Reason.INVALID_URL
 
 
+def test_malformed_redirect_location_is_that_request_s_reject_and_the_fetch_goes_on(web):
+    web.route("/bad", lambda n, h: Reply(302, {"Location": "http://[::1"}))  # urljoin raises ValueError on it
+    got, _ = fetch_all([web.url("/bad"), web.url("/articles/a3.html")])
+    assert reason_of(got[web.url("/bad")]) == Reason.INVALID_URL
+    assert "malformed Location" in got[web.url("/bad")].detail
+    assert isinstance(got[web.url("/articles/a3.html")], Fetched)
+
+
 def test_blocked_address_is_never_contacted(web):
     urls = [web.url("/articles/a1.html"), web.base.replace("127.0.0.1", "localhost") + "/articles/a2.html"]
     got, fetcher = fetch_all(urls, allow_private_addresses=False)

@@ -22,6 +22,7 @@ from transforms.fetch.records import KIND_PAGE, Failed, Fetched, FetchRequest, H
 from transforms.fetch.robots import Robots, robots_state
 from transforms.fetch.validators import conditional_headers, validator_row
 from transforms.http_headers import is_html_type, parse_retry_after, split_content_type, status_reason
+from transforms.rejecting import internal_error_detail
 from transforms.urls import check_url, politeness_key
 
 log = logging.getLogger("newsbeam.fetch")  # the CLI shows INFO of the "newsbeam" logger (progress lines)
@@ -44,6 +45,15 @@ def _wants_body(kind: str) -> Callable[[int, dict], bool]:
         return status in (200, 203) and (kind != KIND_PAGE or is_html_type(split_content_type(headers.get("content-type"))[0]))
 
     return wants
+
+
+def _join(base: str, location: str) -> str:
+    """A redirect's target: `location` resolved against `base`; a Location that is no URL at all (an unclosed
+    IPv6 bracket, say) is the request's RejectError, as a non-http(s) one is."""
+    try:
+        return urljoin(base, location)
+    except ValueError as exc:
+        raise RejectError(Reason.INVALID_URL, f"redirect to a malformed Location {location[:200]!r}: {exc}") from None
 
 
 def _via(url: str, original: str) -> str:
@@ -126,6 +136,8 @@ class SlotFetcher:
             result: Response | FetchError = http_get(self.pm, url, headers, self.cfg, want_body)
         except FetchError as exc:
             result = exc
+        except Exception as exc:  # a bug, or a response the client did not expect: this request's reject, not the run's end
+            result = FetchError(Reason.INTERNAL_ERROR, internal_error_detail(exc))
         return result, self.clock()
 
     def _robots_get(self, key: str, scheme: str) -> tuple[Response | FetchError, int, float | None, bool]:
@@ -140,7 +152,7 @@ class SlotFetcher:
                 sent += 1  # a refused address is never contacted: nothing was sent
             if isinstance(outcome, Response) and outcome.status in REDIRECT_STATUSES and outcome.headers.get("location"):
                 try:
-                    url = check_url(urljoin(url, outcome.headers["location"]))
+                    url = check_url(_join(url, outcome.headers["location"]))
                 except RejectError as exc:  # robots.txt redirected to a URL that is not http(s)
                     outcome = FetchError(exc.reason, exc.detail)
                     break
@@ -164,7 +176,14 @@ class SlotFetcher:
 
     # -- one request's life: redirects, retries, status mapping --
     def _job(self, req: FetchRequest):
-        """A generator: yields the _Call it needs next, is sent its Response or FetchError, returns the outcome."""
+        """A generator: yields the _Call it needs next, is sent its Response or FetchError, returns the outcome;
+        whatever handling a response raises ends this request as a Failed `internal_error`, never the fetch."""
+        try:
+            return (yield from self._steps(req))
+        except Exception as exc:
+            return Failed(req, Reason.INTERNAL_ERROR, internal_error_detail(exc))
+
+    def _steps(self, req: FetchRequest):
         cfg = self.cfg
         url, redirects, attempt, seen = req.url, 0, 0, {req.url}
         not_before = 0.0
@@ -184,7 +203,7 @@ class SlotFetcher:
             if status in REDIRECT_STATUSES and result.headers.get("location"):
                 redirects += 1
                 try:
-                    target = check_url(urljoin(url, result.headers["location"]))
+                    target = check_url(_join(url, result.headers["location"]))
                 except RejectError as exc:
                     return Failed(req, exc.reason, f"redirect from {url}: {exc.detail}")
                 if redirects > cfg.max_redirects:
