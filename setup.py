@@ -1,16 +1,19 @@
 """newsbeam: a news ingestion pipeline on Apache Beam.
 
 This file also ships the code to remote workers: pass `--setup_file ./setup.py` to Dataflow,
-Flink or Spark runners so `newsbeam`, `pipeline`, `transforms` and `schemas` are installed on each worker.
+Flink or Spark runners so `newsbeam`, `pipeline`, `transforms` and `schemas`, with every stage
+package under `transforms/` and their data files, are installed on each worker.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
+
+TOP_LEVEL = ["newsbeam", "pipeline", "transforms", "schemas"]
 
 setup(
     name="newsbeam",
     version="0.1.0",
     description="Read news articles, strip boilerplate, group them into stories, write Parquet for DuckDB.",
     python_requires=">=3.11",
-    packages=["newsbeam", "pipeline", "transforms", "schemas"],
+    packages=find_packages(include=[p for top in TOP_LEVEL for p in (top, top + ".*")]),
     install_requires=[
         "apache-beam>=2.60,<3",
         "trafilatura>=2.0,<3",
