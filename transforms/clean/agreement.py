@@ -74,14 +74,18 @@ def paragraph_groups(tree, whole_page: bool) -> tuple[list[str], list[list[str]]
     return outside, list(articles.values())
 
 
-def pick_reference(outside: list[str], articles: list[list[str]], text_bag: Counter) -> list[str]:
+def pick_reference(outside: list[str], articles: list[list[str]], text_bag: Counter, min_share: float) -> list[str]:
     """The paragraphs a page's article text should hold: those outside any <article>, plus those of the one
-    <article> the text agrees with most (the largest when it agrees with none). A page that appends the next
-    story in an <article> of its own, or lists teasers as <article>s, is about one of them."""
+    <article> the text agrees with most, when that one holds at least `min_share` of the largest <article>'s
+    text (else the largest: the text found a teaser). A page that appends the next story in an <article> of
+    its own, or lists teasers as <article>s, is about one of them."""
     if not articles:
         return outside
+    sizes = [sum(len(p) for p in group) for group in articles]
     bags = [shingle_bag("\n".join(group)) for group in articles]
-    best = max(range(len(articles)), key=lambda k: (sum((bags[k] & text_bag).values()), sum(bags[k].values())))
+    best = max(range(len(articles)), key=lambda k: (sum((bags[k] & text_bag).values()), sizes[k]))
+    if sizes[best] < min_share * max(sizes):
+        best = sizes.index(max(sizes))
     return outside + articles[best]
 
 

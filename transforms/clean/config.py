@@ -65,7 +65,7 @@ class CleanConfig:
     second_opinion_min_coverage: float = 0.2
     # With fast=True: the page's JSON-LD articleBody replaces the extracted text when the text holds less than this
     # share of the body's shingles, the body at least this share of the text's, and the page's paragraphs at least
-    # this share of the body's; only the body's lines shown on the page are kept (0-1; 1 = never).
+    # this share of the body's; only the body's lines shown on the page are kept (0 = never, 0-1).
     json_ld_min_share: float = 0.8
     # HTML: list the page's blocks the extraction left out in boilerplate_removed, named for the part of the page
     # they sat in (html_navigation, html_related, ...; transforms/clean/html_audit.py).

@@ -13,6 +13,7 @@ from transforms.clean.agreement import agreement, coverage, fuller_body, paragra
 from transforms.clean.config import CleanConfig
 from transforms.clean.headings import byline_author
 from transforms.clean.html_audit import left_out, page_blocks
+from transforms.clean.prune import flatten_ruby
 from transforms.clean.rules import split_lines
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
@@ -113,15 +114,50 @@ def paragraph_chars(tree, whole_page: bool) -> int:
     return sum(len(p) for p in outside) + sum(len(p) for group in articles for p in group)
 
 
-def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -> Extracted:
-    """Main text and metadata of an HTML page via trafilatura; raises RejectError(extraction_failed) when there
-    is no main text.
+def _main_text(tree, html: str, url: str | None, ex: Extracted, cfg: CleanConfig) -> str:
+    """The page's main text, its source in `ex.sources["text"]`: trafilatura's fast pass, checked against the page.
 
-    With `cfg.fast`, a page whose fast text is shorter than `cfg.second_opinion_ratio` of its paragraphs'
-    text (or of its JSON-LD articleBody) is extracted again with trafilatura's fallback extractors, and the
-    longer text is kept: the fast pass loses whole articles on some current layouts.
+    A fast text shorter than `cfg.second_opinion_ratio` of the page's own article paragraphs (or of its JSON-LD
+    articleBody), or holding under `cfg.second_opinion_min_coverage` of their shingles, is extracted again with
+    trafilatura's fallback extractors; the second text is kept when longer and agreeing with those paragraphs at
+    least as well. A text that is a fragment of the page's JSON-LD articleBody gives way to the body's lines the
+    page shows (`agreement.fuller_body`).
     """
     import trafilatura
+    from trafilatura.utils import load_html
+
+    checked = cfg.fast and cfg.second_opinion_ratio > 0
+    groups = paragraph_groups(tree, ex.news_page) if checked else ([], [])  # before trafilatura cleans the tree
+    settings = dict(url=url, favor_precision=cfg.favor_precision, include_comments=False,
+                    include_tables=cfg.include_tables, deduplicate=False, with_metadata=False)
+    doc = trafilatura.bare_extraction(tree, fast=cfg.fast, **settings)  # deduplicate: its cache is global
+    text = (doc.text or "") if doc is not None else ""
+    ex.sources["text"] = TEXT_FAST if cfg.fast else TEXT_FULL
+    if not checked:
+        return text
+    bag = shingle_bag(text)
+    paragraphs = pick_reference(*groups, bag, cfg.second_opinion_ratio)
+    reference = max(sum(len(p) for p in paragraphs), len(ex.json_ld_body or ""))
+    ref_bag = shingle_bag("\n".join(paragraphs))
+    if len(text) < cfg.second_opinion_ratio * reference or (
+            ref_bag and coverage(ref_bag, bag) < cfg.second_opinion_min_coverage):
+        again_tree = load_html(html)
+        flatten_ruby(again_tree)
+        again = trafilatura.bare_extraction(again_tree, fast=False, **settings)
+        other = (again.text or "") if again is not None else ""
+        if len(other) > len(text) and agreement(ref_bag, shingle_bag(other)) >= agreement(ref_bag, bag):
+            text, ex.sources["text"] = other, TEXT_SECOND_OPINION
+    if ex.json_ld_body and cfg.json_ld_min_share > 0:
+        page_bag = shingle_bag("\n".join([*groups[0], *(p for group in groups[1] for p in group)]))
+        fuller = fuller_body(ex.json_ld_body, shingle_bag(text), page_bag, cfg.json_ld_min_share)
+        if fuller is not None:
+            text, ex.sources["text"] = fuller, TEXT_JSON_LD
+    return text
+
+
+def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -> Extracted:
+    """Main text and metadata of an HTML page via trafilatura; raises RejectError(extraction_failed) when there
+    is no main text. The text is checked against the page itself (`_main_text`)."""
     from trafilatura.utils import load_html
 
     if not _MARKUP.search(html[:200000]):
@@ -131,29 +167,8 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
         raise RejectError(Reason.EXTRACTION_FAILED, "HTML could not be parsed")
     ex = page_metadata(tree, url)
     blocks = page_blocks(tree) if cfg.audit_html else []  # before trafilatura cleans the tree
-    second_opinion = cfg.fast and cfg.second_opinion_ratio > 0
-    # Read before trafilatura cleans the tree it is given.
-    groups = paragraph_groups(tree, ex.news_page) if second_opinion else ([], [])
-    settings = dict(url=url, favor_precision=cfg.favor_precision, include_comments=False,
-                    include_tables=cfg.include_tables, deduplicate=False, with_metadata=False)
-    doc = trafilatura.bare_extraction(tree, fast=cfg.fast, **settings)  # deduplicate: its cache is global
-    text = (doc.text or "") if doc is not None else ""
-    ex.sources["text"] = TEXT_FAST if cfg.fast else TEXT_FULL
-    if second_opinion:
-        bag = shingle_bag(text)
-        paragraphs = pick_reference(*groups, bag)
-        reference = max(sum(len(p) for p in paragraphs), len(ex.json_ld_body or ""))
-        ref_bag = shingle_bag("\n".join(paragraphs))
-        if len(text) < cfg.second_opinion_ratio * reference or (ref_bag and coverage(ref_bag, bag) < cfg.second_opinion_min_coverage):
-            again = trafilatura.bare_extraction(load_html(html), fast=False, **settings)
-            other = (again.text or "") if again is not None else ""
-            if len(other) > len(text) and agreement(ref_bag, shingle_bag(other)) >= agreement(ref_bag, bag):
-                text, ex.sources["text"] = other, TEXT_SECOND_OPINION
-        if ex.json_ld_body:
-            page_bag = shingle_bag("\n".join([*groups[0], *(p for group in groups[1] for p in group)]))
-            fuller = fuller_body(ex.json_ld_body, shingle_bag(text), page_bag, cfg.json_ld_min_share)
-            if fuller is not None:
-                text, ex.sources["text"] = fuller, TEXT_JSON_LD
+    flatten_ruby(tree)
+    text = _main_text(tree, html, url, ex, cfg)
     if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
     ex.text = text
