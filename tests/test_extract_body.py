@@ -96,10 +96,9 @@ def _json_ld(body: str) -> str:
 
 def test_fuller_body_replaces_a_fragment_with_the_lines_the_page_shows():
     body = "+++dropcap\n\n" + "\n\n".join(STORY + NEXT_STORY) + "\n\nA hidden paragraph for subscribers only, never shown."
-    page = shingle_bag("\n".join(STORY + NEXT_STORY))
-    got = fuller_body(body, shingle_bag(STORY[0]), page, 0.8)
+    got = fuller_body(body, shingle_bag(STORY[0]), STORY + NEXT_STORY, 0.8)
     assert got == "\n".join(STORY + NEXT_STORY)  # the markup code and the unshown paragraph are not kept
-    assert on_page_lines("dropcap\n" + STORY[1], page, 0.8) == [STORY[1]]
+    assert on_page_lines("dropcap\n" + STORY[1], shingle_bag("\n".join(STORY)), 0.8) == [STORY[1]]
 
 
 @pytest.mark.parametrize("text, page_lines", [
@@ -109,7 +108,7 @@ def test_fuller_body_replaces_a_fragment_with_the_lines_the_page_shows():
 ], ids=["text-holds-body", "disagree", "not-on-page"])
 def test_fuller_body_leaves_the_text_alone(text, page_lines):
     body = "\n".join(STORY + NEXT_STORY)
-    assert fuller_body(body, shingle_bag(text), shingle_bag("\n".join(page_lines)), 0.8) is None
+    assert fuller_body(body, shingle_bag(text), page_lines, 0.8) is None
 
 
 def test_article_cut_short_by_extraction_gets_its_json_ld_body():

@@ -20,7 +20,7 @@ def shingle_bag(text: str) -> Counter:
     tokens = _TOKEN.findall(text or "")
     if len(tokens) < SHINGLE:
         return Counter([tuple(tokens)]) if tokens else Counter()
-    return Counter(tuple(tokens[i: i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
+    return Counter(zip(*(tokens[i:] for i in range(SHINGLE))))
 
 
 def coverage(reference: Counter, text: Counter) -> float:
@@ -79,8 +79,8 @@ def pick_reference(outside: list[str], articles: list[list[str]], text_bag: Coun
     <article> the text agrees with most, when that one holds at least `min_share` of the largest <article>'s
     text (else the largest: the text found a teaser). A page that appends the next story in an <article> of
     its own, or lists teasers as <article>s, is about one of them."""
-    if not articles:
-        return outside
+    if len(articles) < 2:
+        return outside + (articles[0] if articles else [])
     sizes = [sum(len(p) for p in group) for group in articles]
     bags = [shingle_bag("\n".join(group)) for group in articles]
     best = max(range(len(articles)), key=lambda k: (sum((bags[k] & text_bag).values()), sizes[k]))
@@ -96,15 +96,17 @@ def on_page_lines(body: str, page: Counter, min_share: float) -> list[str]:
             if line.strip() and coverage(shingle_bag(line), page) >= min_share]
 
 
-def fuller_body(body: str | None, text_bag: Counter, page: Counter, min_share: float) -> str | None:
+def fuller_body(body: str | None, text_bag: Counter, page_paragraphs: list[str], min_share: float) -> str | None:
     """The page's JSON-LD articleBody (its lines shown on the page) in place of an extracted text that is a
     fragment of it: the text holds under `min_share` of the body, the body holds at least `min_share` of the
-    text (they agree on what they share), and the page shows at least `min_share` of the body. None otherwise."""
+    text (they agree on what they share), and the page's paragraphs show at least `min_share` of the body.
+    None otherwise."""
     if not body or not text_bag:
         return None
     body_bag = shingle_bag(body)
     if coverage(body_bag, text_bag) >= min_share or coverage(text_bag, body_bag) < min_share:
         return None
+    page = shingle_bag("\n".join(page_paragraphs))
     if coverage(body_bag, page) < min_share:
         return None
     lines = on_page_lines(body, page, min_share)

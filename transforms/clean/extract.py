@@ -148,8 +148,8 @@ def _main_text(tree, html: str, url: str | None, ex: Extracted, cfg: CleanConfig
         if len(other) > len(text) and agreement(ref_bag, shingle_bag(other)) >= agreement(ref_bag, bag):
             text, ex.sources["text"] = other, TEXT_SECOND_OPINION
     if ex.json_ld_body and cfg.json_ld_min_share > 0:
-        page_bag = shingle_bag("\n".join([*groups[0], *(p for group in groups[1] for p in group)]))
-        fuller = fuller_body(ex.json_ld_body, shingle_bag(text), page_bag, cfg.json_ld_min_share)
+        page = [*groups[0], *(p for group in groups[1] for p in group)]
+        fuller = fuller_body(ex.json_ld_body, shingle_bag(text), page, cfg.json_ld_min_share)
         if fuller is not None:
             text, ex.sources["text"] = fuller, TEXT_JSON_LD
     return text
