@@ -58,6 +58,15 @@ class CleanConfig:
     # them on a page declaring a schema.org article, else of those in <article>/<main>) or of its JSON-LD
     # articleBody is extracted again with trafilatura's fallback extractors, the longer text kept (0 = never, 0-1).
     second_opinion_ratio: float = 0.5
+    # ... or whose fast text holds less than this share of those paragraphs' 4-token shingles (0-1). The page's
+    # paragraphs are those outside any <article> plus the <article> the text agrees with most, so a page that
+    # appends the next story or lists teasers as <article>s is judged against its own article. The second text
+    # is kept only when it is longer and agrees with those paragraphs at least as well (shingle F1).
+    second_opinion_min_coverage: float = 0.2
+    # With fast=True: the page's JSON-LD articleBody replaces the extracted text when the text holds less than this
+    # share of the body's shingles, the body at least this share of the text's, and the page's paragraphs at least
+    # this share of the body's; only the body's lines shown on the page are kept (0 = never, 0-1).
+    json_ld_min_share: float = 0.8
     # HTML: list the page's blocks the extraction left out in boilerplate_removed, named for the part of the page
     # they sat in (html_navigation, html_related, ...; transforms/clean/html_audit.py).
     audit_html: bool = True
@@ -76,5 +85,9 @@ class CleanConfig:
             raise ValueError("title_min_overlap must be between 0 and 1")
         if not 0.0 <= self.second_opinion_ratio <= 1.0:
             raise ValueError("second_opinion_ratio must be between 0 and 1")
+        if not 0.0 <= self.json_ld_min_share <= 1.0:
+            raise ValueError("json_ld_min_share must be between 0 and 1")
+        if not 0.0 <= self.second_opinion_min_coverage <= 1.0:
+            raise ValueError("second_opinion_min_coverage must be between 0 and 1")
         if self.extraction_timeout_s < 0:
             raise ValueError("extraction_timeout_s must be >= 0")

@@ -9,15 +9,15 @@ import warnings
 from schemas.records import UTC
 from schemas.rejects import Reason, RejectError
 from transforms.clean import structured
+from transforms.clean.agreement import agreement, coverage, fuller_body, paragraph_groups, pick_reference, shingle_bag
 from transforms.clean.config import CleanConfig
 from transforms.clean.headings import byline_author
 from transforms.clean.html_audit import left_out, page_blocks
+from transforms.clean.prune import flatten_ruby
 from transforms.clean.rules import split_lines
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.I)
 _MARKUP = re.compile(r"<\s*(html|body|p|div|article)\b", re.I)
-# Containers of reader comments, by their class or id.
-_COMMENTISH = re.compile(r"comment|reply|respond|disqus|discussion", re.I)
 
 # metadata_source values (one per field: where its value came from).
 SOURCE_JSON_LD = "json_ld"
@@ -29,6 +29,7 @@ SOURCE_BYLINE = "byline"
 TEXT_FAST = "trafilatura_fast"
 TEXT_FULL = "trafilatura"
 TEXT_SECOND_OPINION = "trafilatura_second_opinion"
+TEXT_JSON_LD = "json_ld_body"
 
 
 @dataclasses.dataclass
@@ -106,36 +107,57 @@ def _htmldate(tree, page_url: str | None) -> dt.datetime | None:
         return None
 
 
-def _inside_comments(node) -> bool:
-    while node is not None:
-        if _COMMENTISH.search(f"{node.get('class') or ''} {node.get('id') or ''}"):
-            return True
-        node = node.getparent()
-    return False
-
-
 def paragraph_chars(tree, whole_page: bool) -> int:
     """Characters in the page's <p> elements outside comment sections: how long its article may be. Only those
     inside <article>/<main>/articleBody unless `whole_page` (a page that declares itself an article)."""
-    scopes = [tree] if whole_page else tree.xpath("//article|//main|//*[@itemprop='articleBody']")
-    seen, total = set(), 0  # the elements themselves: an id() of an lxml proxy is reused once it is freed
-    for scope in scopes:
-        for p in scope.iter("p"):
-            if p not in seen and not _inside_comments(p):
-                seen.add(p)
-                total += len("".join(p.itertext()).strip())
-    return total
+    outside, articles = paragraph_groups(tree, whole_page)
+    return sum(len(p) for p in outside) + sum(len(p) for group in articles for p in group)
+
+
+def _main_text(tree, html: str, url: str | None, ex: Extracted, cfg: CleanConfig) -> str:
+    """The page's main text, its source in `ex.sources["text"]`: trafilatura's fast pass, checked against the page.
+
+    A fast text shorter than `cfg.second_opinion_ratio` of the page's own article paragraphs (or of its JSON-LD
+    articleBody), or holding under `cfg.second_opinion_min_coverage` of their shingles, is extracted again with
+    trafilatura's fallback extractors; the second text is kept when longer and agreeing with those paragraphs at
+    least as well. A text that is a fragment of the page's JSON-LD articleBody gives way to the body's lines the
+    page shows (`agreement.fuller_body`).
+    """
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    checked = cfg.fast and cfg.second_opinion_ratio > 0
+    groups = paragraph_groups(tree, ex.news_page) if checked else ([], [])  # before trafilatura cleans the tree
+    settings = dict(url=url, favor_precision=cfg.favor_precision, include_comments=False,
+                    include_tables=cfg.include_tables, deduplicate=False, with_metadata=False)
+    doc = trafilatura.bare_extraction(tree, fast=cfg.fast, **settings)  # deduplicate: its cache is global
+    text = (doc.text or "") if doc is not None else ""
+    ex.sources["text"] = TEXT_FAST if cfg.fast else TEXT_FULL
+    if not checked:
+        return text
+    bag = shingle_bag(text)
+    paragraphs = pick_reference(*groups, bag, cfg.second_opinion_ratio)
+    reference = max(sum(len(p) for p in paragraphs), len(ex.json_ld_body or ""))
+    ref_bag = shingle_bag("\n".join(paragraphs))
+    if len(text) < cfg.second_opinion_ratio * reference or (
+            ref_bag and coverage(ref_bag, bag) < cfg.second_opinion_min_coverage):
+        again_tree = load_html(html)
+        flatten_ruby(again_tree)
+        again = trafilatura.bare_extraction(again_tree, fast=False, **settings)
+        other = (again.text or "") if again is not None else ""
+        if len(other) > len(text) and agreement(ref_bag, shingle_bag(other)) >= agreement(ref_bag, bag):
+            text, ex.sources["text"] = other, TEXT_SECOND_OPINION
+    if ex.json_ld_body and cfg.json_ld_min_share > 0:
+        page = [*groups[0], *(p for group in groups[1] for p in group)]
+        fuller = fuller_body(ex.json_ld_body, shingle_bag(text), page, cfg.json_ld_min_share)
+        if fuller is not None:
+            text, ex.sources["text"] = fuller, TEXT_JSON_LD
+    return text
 
 
 def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -> Extracted:
     """Main text and metadata of an HTML page via trafilatura; raises RejectError(extraction_failed) when there
-    is no main text.
-
-    With `cfg.fast`, a page whose fast text is shorter than `cfg.second_opinion_ratio` of its paragraphs'
-    text (or of its JSON-LD articleBody) is extracted again with trafilatura's fallback extractors, and the
-    longer text is kept: the fast pass loses whole articles on some current layouts.
-    """
-    import trafilatura
+    is no main text. The text is checked against the page itself (`_main_text`)."""
     from trafilatura.utils import load_html
 
     if not _MARKUP.search(html[:200000]):
@@ -145,18 +167,8 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
         raise RejectError(Reason.EXTRACTION_FAILED, "HTML could not be parsed")
     ex = page_metadata(tree, url)
     blocks = page_blocks(tree) if cfg.audit_html else []  # before trafilatura cleans the tree
-    second_opinion = cfg.fast and cfg.second_opinion_ratio > 0
-    # Measured before trafilatura cleans the tree it is given.
-    reference = max(paragraph_chars(tree, ex.news_page), len(ex.json_ld_body or "")) if second_opinion else 0
-    settings = dict(url=url, favor_precision=cfg.favor_precision, include_comments=False,
-                    include_tables=cfg.include_tables, deduplicate=False, with_metadata=False)
-    doc = trafilatura.bare_extraction(tree, fast=cfg.fast, **settings)  # deduplicate: its cache is global
-    text = (doc.text or "") if doc is not None else ""
-    ex.sources["text"] = TEXT_FAST if cfg.fast else TEXT_FULL
-    if second_opinion and len(text) < cfg.second_opinion_ratio * reference:
-        again = trafilatura.bare_extraction(load_html(html), fast=False, **settings)
-        if again is not None and len(again.text or "") > len(text):
-            text, ex.sources["text"] = again.text, TEXT_SECOND_OPINION
+    flatten_ruby(tree)
+    text = _main_text(tree, html, url, ex, cfg)
     if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
     ex.text = text
