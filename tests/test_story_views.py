@@ -130,6 +130,7 @@ def test_undated_pairs_are_linked_on_the_dense_view_only_across_languages():
     v[1] = 1.0
     assert mixed_similarity(0.3, u, v, cfg, None, None) == pytest.approx((1 - cfg.dense_check) * 0.3)
     assert mixed_similarity(0.3, u, v, StoryConfig(dense_check=0.0), None, None) == 0.3
+    assert mixed_similarity(0.3, u, v, cfg, None, None, checked=False) == 0.3  # a headline's vector checks nothing
     assert mixed_similarity(0.3, u, v, cfg, None, None, across=True) < mixed_similarity(0.3, u, v, cfg, None, None)
 
 

@@ -100,7 +100,8 @@ def block_pairs(key: tuple, members: Iterable[ArticleVector], oversized, cfg: St
                 and enough_shared(a.blocks, b.blocks, cfg))
 
     def similarity(i: int, j: int, lexical: float) -> float:
-        return mixed_similarity(lexical, ms[i].dense, ms[j].dense, cfg, ms[i].ts, ms[j].ts, across_languages(ms[i].language, ms[j].language))
+        return mixed_similarity(lexical, ms[i].dense, ms[j].dense, cfg, ms[i].ts, ms[j].ts, across_languages(ms[i].language, ms[j].language),
+                                not (ms[i].headline or ms[j].headline))
 
     if len(ms) <= 6:
         # A pair sharing k blocks meets in k of them but is scored in one: test that (cheap set
