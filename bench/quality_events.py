@@ -127,11 +127,15 @@ def near_dup_scores(rows: dict, expected: dict, texts: dict) -> dict:
 # ------------------------------------------------------------------------------------------
 
 def run_pipeline(path: str, out_dir: str, run_id: str, extra: list[str]) -> tuple[list[tuple], float]:
-    """Run the pipeline on one JSONL file; returns its article rows (input_id, story_id, kind, dup_of input_id)."""
+    """Run the pipeline on one JSONL file into an output folder of its own (<out_dir>/<run_id>: runs are
+    incremental, and a set run into one output with another would meet that one's articles as earlier copies
+    and stories: the headline proxies share their titles); returns its article rows (input_id, story_id, kind,
+    dup_of input_id)."""
     import duckdb
 
     from pipeline.main import run
 
+    out_dir = os.path.join(out_dir, run_id)
     t0 = time.monotonic()
     run(["--input", path, "--output", out_dir, "--run_id", run_id, *extra], out=io.StringIO())
     seconds = time.monotonic() - t0

@@ -63,6 +63,10 @@ STORY_TERMS_SCHEMA = pa.schema(
         pa.field("name_counts", pa.list_(pa.int32()), nullable=False),
         pa.field("vocab_bits", pa.int32(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
+        # The dense view (transforms/stories/dense.py): float16 unit vector and language, NULL for an article
+        # without one (and in files written before these columns).
+        pa.field("dense", pa.binary()),
+        pa.field("language", pa.string()),
     ]
 )
 
@@ -75,9 +79,10 @@ def signature_row(article_id: str, story_id: str, signature: bytes, setting: tup
 
 
 def story_terms_row(c: ArticleTerms, story_id: str, vocab_bits: int, run_id: str) -> dict:
-    """A story_terms state row for an article a run clustered."""
+    """A story_terms state row for an article a run clustered, with its dense vector when it has one (a
+    stories DenseTerms), so that later runs compare it on both views."""
     full, names = c.counts
     return {"article_id": c.article_id, "story_id": story_id, "ts": c.ts, "word_count": -c.rank[1],
             "headline": c.headline, "terms": list(full.keys()), "counts": list(full.values()),
             "name_terms": list(names.keys()), "name_counts": list(names.values()), "vocab_bits": vocab_bits,
-            "run_id": run_id}
+            "run_id": run_id, "dense": getattr(c, "dense", None), "language": getattr(c, "language", None)}

@@ -408,6 +408,32 @@ def test_earlier_terms_reads_only_rows_within_the_window_of_this_runs_dates(tmp_
     assert [c.article_id.rsplit("/", 1)[1] for c, _ in old] == ["after"]
 
 
+def test_story_terms_state_keeps_the_dense_vector_for_later_runs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas.state import story_terms_row
+    from transforms.stories.dense import DENSE_DTYPE, DenseTerms
+
+    t = T0.timestamp()
+    counts = term_counts("Floods swamp Passau", "")
+    raw = np.ones(4, dtype=DENSE_DTYPE).tobytes()
+    dense = DenseTerms("h", (t, -3, "h"), t, counts, True, raw, "en")
+    plain = DenseTerms("p", (t, -3, "p"), t, counts, True)  # no vector: a full article with dense='headlines'
+    rows = [story_terms_row(c, "s", CFG.vocab_bits, "r1") for c in (dense, plain)]
+    path = tmp_path / "r1.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=STORY_TERMS_SCHEMA), path)
+    got = {c.article_id: c for c, _ in earlier_terms(_LocalFile(path), merged_windows([t], CFG.window_s), CFG)}
+    h, p = got[earlier_article_id("r1", "h")], got[earlier_article_id("r1", "p")]
+    assert isinstance(h, DenseTerms) and h.dense == raw and h.language == "en" and h.counts == counts
+    assert getattr(p, "dense", None) is None
+    # A file written before the dense columns reads as before.
+    old_schema = pa.schema([f for f in STORY_TERMS_SCHEMA if f.name not in ("dense", "language")])
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in rows[0].items() if k in old_schema.names}], schema=old_schema), path)
+    (old, _), = earlier_terms(_LocalFile(path), merged_windows([t], CFG.window_s), CFG)
+    assert getattr(old, "dense", None) is None and old.counts == counts
+
+
 def test_merged_windows_joins_overlapping_stretches_only():
     assert merged_windows([], 10) == []
     assert merged_windows([100, 0, 15, 500], 10) == [(-10, 25), (90, 110), (490, 510)]

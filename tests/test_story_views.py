@@ -18,6 +18,7 @@ from transforms.stories.dense import (
     DENSE_DTYPE,
     DenseEncoder,
     DenseTerms,
+    across_languages,
     dense_score,
     dense_text,
     dense_vector,
@@ -72,6 +73,13 @@ def test_names_are_one_term_across_languages():
     assert {_h("erdogan"), _h("ankara")} <= set(names_tr) & set(names_en)
 
 
+def test_the_parts_of_a_hyphenated_compound_are_words_of_their_own():
+    full, _ = term_counts(None, "Die Corona-Krise trifft Passau. Die Krise hält an.", CFG, "de")
+    assert _h("corona") in full and full[_h("krise")] >= 2
+    full_en, _ = term_counts("Monterrey-Saltillo road in the U.S.", "", CFG, "en")
+    assert {_h("monterrey"), _h("saltillo"), _h("u.s")} <= set(full_en) and _h("monterrey-saltillo") not in full_en
+
+
 def test_headline_language_needs_a_confident_identifier():
     assert headline_language("Bundesregierung beschließt neues Heizungsgesetz nach langem Streit") == "de"
     assert headline_language("Short one") is None
@@ -105,6 +113,25 @@ def test_mixed_similarity_uses_the_dense_view_only_for_two_dated_articles_with_o
     later = mixed_similarity(0.1, u, u, cfg, t, t + cfg.dense_time_days * 86400.0)
     assert 0.1 < later < mixed_similarity(0.1, u, u, cfg, t, t)
     assert time_closeness(t, t + cfg.dense_time_days * 86400.0, cfg) == pytest.approx(np.exp(-0.5))
+
+
+def test_undated_pairs_are_linked_on_the_dense_view_only_across_languages():
+    cfg = StoryConfig()
+    u = np.zeros(4, dtype=np.float32)
+    u[0] = 1.0
+    assert across_languages("de", "en") and not across_languages("en", "en") and not across_languages(None, "en")
+    assert mixed_similarity(0.1, u, u, cfg, None, None, across=False) == 0.1
+    assert mixed_similarity(0.1, u, u, cfg, None, None, across=True) == pytest.approx(
+        (1 - cfg.dense_weight * cfg.dense_across) * 0.1 + cfg.dense_weight * cfg.dense_across)
+    assert mixed_similarity(0.1, u, u, StoryConfig(dense_across=0.0), None, None, across=True) == 0.1
+    # Within one language the dense view only checks an undated pair: it halves one it calls unrelated and
+    # never raises one.
+    v = np.zeros(4, dtype=np.float32)
+    v[1] = 1.0
+    assert mixed_similarity(0.3, u, v, cfg, None, None) == pytest.approx((1 - cfg.dense_check) * 0.3)
+    assert mixed_similarity(0.3, u, v, StoryConfig(dense_check=0.0), None, None) == 0.3
+    assert mixed_similarity(0.3, u, v, cfg, None, None, checked=False) == 0.3  # a headline's vector checks nothing
+    assert mixed_similarity(0.3, u, v, cfg, None, None, across=True) < mixed_similarity(0.3, u, v, cfg, None, None)
 
 
 def test_story_config_validates_the_dense_settings():
@@ -204,4 +231,14 @@ def test_a_german_english_pair_of_one_event_shares_a_story_with_the_dense_view()
     # Dated: the dense view judges articles close in time (dense.mixed_similarity).
     arts = [article("de", *GERMAN[0], T0, "de"), article("en", *en, T0 + dt.timedelta(hours=2), "en"),
             article("other", *GERMAN_OTHER, T0, "de")]
+    run_stories(arts, [["de", "en"], ["other"]], StoryConfig(dense=DENSE_ALL))
+
+
+def test_an_undated_german_english_pair_of_one_event_shares_a_story_across_languages():
+    en = ("Floods swamp Passau old town",
+          "The Danube flooded the old town of Passau on Monday. Mayor Jürgen Dupper declared a state of disaster as "
+          "firefighters evacuated residents from houses on the river bank.")
+    # Undated, in two languages: the dense view judges the pair too (dense_across), and the German story of
+    # another event stays apart.
+    arts = [article("de", *GERMAN[0], None, "de"), article("en", *en, None, "en"), article("other", *GERMAN_OTHER, None, "de")]
     run_stories(arts, [["de", "en"], ["other"]], StoryConfig(dense=DENSE_ALL))

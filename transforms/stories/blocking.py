@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from transforms.stories.config import StoryConfig
-from transforms.stories.dense import mixed_similarity
+from transforms.stories.dense import across_languages, mixed_similarity
 from transforms.stories.vectors import ArticleVector, sparse_dot
 
 
@@ -100,7 +100,8 @@ def block_pairs(key: tuple, members: Iterable[ArticleVector], oversized, cfg: St
                 and enough_shared(a.blocks, b.blocks, cfg))
 
     def similarity(i: int, j: int, lexical: float) -> float:
-        return mixed_similarity(lexical, ms[i].dense, ms[j].dense, cfg, ms[i].ts, ms[j].ts)
+        return mixed_similarity(lexical, ms[i].dense, ms[j].dense, cfg, ms[i].ts, ms[j].ts, across_languages(ms[i].language, ms[j].language),
+                                not (ms[i].headline or ms[j].headline))
 
     if len(ms) <= 6:
         # A pair sharing k blocks meets in k of them but is scored in one: test that (cheap set

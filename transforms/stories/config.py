@@ -41,9 +41,10 @@ class StoryConfig:
     vocab_bits: int = 22  # hashed vocabulary size 2**bits bounds the document-frequency table; in [8, 30]
     # The dense view (dense.py, multilingual-e5-small): which articles get a vector, one of DENSE_MODES.
     # 'headlines' (title-only articles; 15 ms of CPU each on this machine): UCI headline stories B3 F1
-    # 0.78 -> 0.88. 'all' also embeds full articles (title and first dense_words words: 140-165 ms each, about
-    # ten times the rest of the pipeline's cost per page) and helps across languages (SemEval de-en same-story
-    # recall 0.27 -> 0.73) but merges ECB+ sibling events (B3 F1 0.934 -> 0.881), so it is an option.
+    # 0.78 -> 0.88. 'all' also embeds full articles (title and first dense_words words: 140-180 ms of CPU each,
+    # about ten times the rest of the pipeline's cost per page), which links undated pairs across languages and
+    # checks undated ones within a language (dense_across, dense_check; SemEval pairs: see docs/benchmarks.md)
+    # at a small cost on ECB+ (B3 F1 0.93 -> 0.92-0.93), so it is an option.
     dense: str = DENSE_HEADLINES
     dense_weight: float = 0.7  # share of the dense score in a pair's similarity when both have a vector, in [0, 1]
     dense_floor: float = 0.85  # dense cosine that scores 0 (unrelated news), in [0, 1)
@@ -55,6 +56,16 @@ class StoryConfig:
     # words alone, where nothing tells two events of one kind apart; 1 (with dense='all') compares undated
     # articles across languages on the dense view.
     dense_undated: float = 0.0
+    # ... and an undated pair in two different (detected) languages this share, in [0, 1]: there words meet only
+    # in names and numbers, and the dense view is what reads the rest (cross-language stories need
+    # dense='all'; within one language the words judge undated pairs, so ECB+ siblings stay apart).
+    dense_across: float = 1.0
+    # Within one language an undated pair of full articles the dense view calls unrelated (cosine under
+    # dense_floor) scores this share less, in [0, 1]; the dense view never raises such a pair. Words that meet in a place name or a site's
+    # boilerplate while the texts are about different things then stop linking (SemEval pairs with dense='all',
+    # same-story precision over all pairs 0.84 -> 0.94 in-process; ECB+ B3 F1 0.934 -> 0.922), and sibling
+    # events, alike in both views, are judged on words as before.
+    dense_check: float = 0.5
 
     def __post_init__(self):
         if not 0.0 < self.threshold < 1.0:
@@ -70,8 +81,10 @@ class StoryConfig:
         if self.dense not in DENSE_MODES:
             raise ValueError(f"dense must be one of {', '.join(DENSE_MODES)}, got {self.dense!r}")
         if not 0.0 <= self.dense_weight <= 1.0 or not 0.0 <= self.dense_floor < 1.0 or self.dense_words < 0 or self.dense_time_days <= 0 \
-                or not 0.0 <= self.dense_undated <= 1.0:
-            raise ValueError("dense_weight must be in [0, 1], dense_floor in [0, 1), dense_words >= 0, dense_time_days > 0, dense_undated in [0, 1]")
+                or not 0.0 <= self.dense_undated <= 1.0 or not 0.0 <= self.dense_across <= 1.0 \
+                or not 0.0 <= self.dense_check <= 1.0:
+            raise ValueError("dense_weight must be in [0, 1], dense_floor in [0, 1), dense_words >= 0, dense_time_days > 0, "
+                             "dense_undated, dense_across and dense_check in [0, 1]")
         if self.headline_block_df < self.block_min_df:
             raise ValueError("headline_block_df must be at least block_min_df")
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from schemas.records import ArticleTerms
 from transforms.stories.config import StoryConfig
+from transforms.stories.dense import DenseTerms
 
 # Earlier articles' ids inside this run's clustering: the prefix keeps them apart from this run's ids (a
 # changed file keeps its id). The id is part of the rank key, so its form decides ties.
@@ -71,7 +72,8 @@ def earlier_terms(readable_file, windows: list | None, cfg: StoryConfig) -> Iter
     """(ArticleTerms, story_id) for each row of one earlier story_terms file published within `windows` (see
     merged_windows over this run's publication times); nothing when this run has no dated article. Only the
     rows in a window are decoded, and only the row groups holding one are read.
-    Earlier ids are renamed (earlier_article_id) so they never meet this run's ids."""
+    Earlier ids are renamed (earlier_article_id) so they never meet this run's ids. An article stored with a
+    dense vector comes back as a DenseTerms, so pairs with earlier articles are scored on both views."""
     import pyarrow.parquet as pq
 
     if not windows:
@@ -97,7 +99,11 @@ def earlier_terms(readable_file, windows: list | None, cfg: StoryConfig) -> Iter
             continue
         aid = earlier_article_id(row["run_id"], row["article_id"])
         counts = (Counter(dict(zip(row["terms"], row["counts"]))), Counter(dict(zip(row["name_terms"], row["name_counts"]))))
-        yield ArticleTerms(aid, (row["ts"], -row["word_count"], aid), row["ts"], counts, row["headline"]), row["story_id"]
+        rank = (row["ts"], -row["word_count"], aid)
+        if row.get("dense") is not None:  # files written before the dense columns have none
+            yield DenseTerms(aid, rank, row["ts"], counts, row["headline"], row["dense"], row.get("language")), row["story_id"]
+        else:
+            yield ArticleTerms(aid, rank, row["ts"], counts, row["headline"]), row["story_id"]
 
 
 def earlier_in_cluster(kv) -> Iterator[tuple[object, tuple]]:

@@ -24,7 +24,10 @@ STOPWORDS = frozenset(
     told according one two new would could also like last first year years day days week weeks time since still
     may might must many much even well back made make get got us mr mrs ms per via around across""".split()
 )
-_TOKEN = re.compile(r"[^\W_][\w'’.-]*[^\W_]|[^\W_]", re.UNICODE)
+# A word runs through apostrophes (clitics, cut later) and dots (U.S.), not hyphens: the parts of a compound
+# written with one (Corona-Krise, Monterrey-Saltillo, zero-day) are words of their own, so they meet the
+# same words written alone or in another compound (SemEval pairs, German same-story recall 0.67 -> 0.76).
+_TOKEN = re.compile(r"[^\W_][\w'’.]*[^\W_]|[^\W_]", re.UNICODE)
 _APOSTROPHE = re.compile(r"['’]")
 # Languages whose words are compared as they are: English lemmas cost full-article precision (a light stemmer
 # on ECB+: B3 F1 0.938 -> 0.927), and an undetected language has no lemmatiser to choose.
@@ -68,7 +71,9 @@ def lemmatiser(language: str | None):
 def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig(), language: str | None = None) -> tuple[Counter, Counter]:
     """Hashed term frequencies of an article, two views: all words (titles and names weigh more) and names only.
 
-    Words are lower-cased with their diacritics folded, stopwords and short numbers dropped; in a language
+    Words are lower-cased with their diacritics folded, stopwords and one-character words dropped; numbers of
+    two digits or more are kept, written alike in every language (a count of dead, an amount, a date: SemEval
+    German-English same-story recall 0.33 -> 0.40 in-process, ECB+ B3 F1 0.929 -> 0.934); in a language
     other than English, a clitic is cut off at its apostrophe and each word is reduced to its lemma (simplemma),
     so inflected forms meet. A name is a capitalised word that does not start a sentence (in a title-case
     headline every word counts as a name); names are folded, not lemmatised differently per language, so
@@ -93,9 +98,9 @@ def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig(), 
     def add(body: str, weight: int):
         sentence_start = True
         for m in _TOKEN.finditer(body):
-            tok = m.group(0).strip(".'’-")
+            tok = m.group(0).strip(".'’")
             low = term_of(tok) if tok else ""
-            if len(low) < 2 or low in STOPWORDS or (low.isdigit() and len(low) != 4):
+            if len(low) < 2 or low in STOPWORDS:
                 sentence_start = m.group(0).endswith(".")
                 continue
             w = weight

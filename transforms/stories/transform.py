@@ -57,7 +57,7 @@ class VectorFn(beam.DoFn):
 
     def process(self, t: ArticleTerms, dfs: DocFreq):
         dense = dense_vector(getattr(t, "dense", None))
-        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense)
+        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense, getattr(t, "language", None))
 
 
 class BlockKeysFn(beam.DoFn):

@@ -28,11 +28,12 @@ def article_language(a: CleanArticle) -> str | None:
 
 def article_terms(a: CleanArticle, cfg: StoryConfig, dense: bytes | None = None) -> ArticleTerms:
     """What clustering needs of an article: id, rank key, publication time, its two term views (in its
-    language) and, when given, its dense vector (a DenseTerms then)."""
+    language) and, when given, its dense vector and language (a DenseTerms then)."""
     ts = a.published_at.timestamp() if a.published_at is not None else None
-    rank, counts, headline = rank_key(a.published_at, a.word_count, a.article_id), term_counts(a.title, a.text, cfg, article_language(a)), not a.text.strip()
+    language = article_language(a)
+    rank, counts, headline = rank_key(a.published_at, a.word_count, a.article_id), term_counts(a.title, a.text, cfg, language), not a.text.strip()
     if dense is not None:
-        return DenseTerms(a.article_id, rank, ts, counts, headline, dense)
+        return DenseTerms(a.article_id, rank, ts, counts, headline, dense, language)
     return ArticleTerms(a.article_id, rank, ts, counts, headline)
 
 
@@ -86,6 +87,7 @@ class ArticleVector:
     blocks: tuple  # blocking terms, sorted
     headline: bool = False  # a title and no body
     dense: np.ndarray | None = None  # unit vector of the dense view (dense.py), when the article has one
+    language: str | None = None  # with a dense vector: the article's language (dense.across_languages)
 
 
 def _weighted(counts: Counter, dfs: DocFreq, cfg: StoryConfig) -> list[tuple[int, float, int]]:
@@ -109,7 +111,7 @@ def _normalised(scored: list[tuple[int, float, int]], offset: int, scale: float)
 
 
 def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, cfg: StoryConfig, headline: bool = False,
-                 dense: np.ndarray | None = None) -> ArticleVector:
+                 dense: np.ndarray | None = None, language: str | None = None) -> ArticleVector:
     """The article's two TF-IDF views as one vector, and its blocking terms (strongest terms seen in 2+ articles,
     and in at most block_min_df / block_max_share of them, headline_block_df for a headline).
 
@@ -124,7 +126,7 @@ def tfidf_vector(aid: str, rank: tuple, ts: float | None, counts, dfs: DocFreq, 
     name_scored = _weighted(names, dfs, cfg)
     terms, weights = _normalised(scored, 0, _HALF if name_scored else 1.0)
     name_terms, name_weights = _normalised(name_scored, 1 << cfg.vocab_bits, _HALF)
-    return ArticleVector(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks, headline, dense)
+    return ArticleVector(aid, rank, ts, np.concatenate([terms, name_terms]), np.concatenate([weights, name_weights]), blocks, headline, dense, language)
 
 
 def sparse_dot(ta, wa, tb, wb) -> float:
