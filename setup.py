@@ -14,6 +14,8 @@ setup(
     description="Read news articles, strip boilerplate, group them into stories, write Parquet for DuckDB.",
     python_requires=">=3.11",
     packages=find_packages(include=[p for top in TOP_LEVEL for p in (top, top + ".*")]),
+    # Data files read at run time: the raw-text line model's weights (bench/train_lines.py writes them).
+    package_data={"transforms.clean": ["line_model.json"]},
     install_requires=[
         "apache-beam>=2.60,<3",
         "trafilatura>=2.0,<3",

@@ -10,7 +10,8 @@ from collections import Counter
 from transforms.clean.config import CleanConfig
 from transforms.clean.headings import byline_author, find_title, parse_date_line, pick_date
 from transforms.clean.layout import body_region, link_lists, menu_blocks
-from transforms.clean.rules import TITLE, ends_like_sentence, is_byline, match_line_rule, normalise_line, words
+from transforms.clean.line_model import line_features, load_model
+from transforms.clean.rules import LINE_MODEL, LINE_RULES, TITLE, ends_like_sentence, is_byline, match_line_rule, normalise_line, words
 
 
 @dataclasses.dataclass
@@ -24,13 +25,18 @@ class CleanResult:
     removed: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (rule, line)
 
 
-def clean_lines(
+# Verdicts the line model never overrides: what a line says (an ad marker, a cookie notice, ...) and the title.
+FIXED_VERDICTS = frozenset(name for name, _ in LINE_RULES) | {TITLE}
+
+
+def rule_verdicts(
     lines: list[str],
     cfg: CleanConfig = CleanConfig(),
     structural: bool = True,
     known_title: str | None = None,
-) -> CleanResult:
-    """Remove boilerplate lines from an article given as lines.
+) -> tuple[list[str], list[str | None], int, int, CleanResult]:
+    """The rules' pass over an article's lines: (stripped non-empty lines, verdict per line (a rule name or None to
+    keep), body region [start, end) (0, 0 without layout), the result with title, date and author filled in).
 
     `structural` turns on the rules for a whole-page text dump (raw text): the body region, the
     title above it, headers and footers around it, link lists inside it. HTML extracted by
@@ -61,6 +67,7 @@ def clean_lines(
             rule = "repeated_credit"
         verdict[i] = rule
 
+    start = end = 0
     if structural:
         start, end = body_region(lines, verdict, cfg)
         if start == end:
@@ -82,7 +89,41 @@ def clean_lines(
     else:
         for i in menu_blocks(lines, verdict):
             verdict[i] = "menu_block"
+    return lines, verdict, start, end, res
 
+
+def clean_lines(
+    lines: list[str],
+    cfg: CleanConfig = CleanConfig(),
+    structural: bool = True,
+    known_title: str | None = None,
+    model: bool = True,
+) -> CleanResult:
+    """Remove boilerplate lines from an article given as lines (see `rule_verdicts`).
+
+    On a page dump (`structural`) with `model`, the learned line model (transforms/clean/line_model.py) has the
+    last word on each line the rules left to layout; the title line always goes to `title`.
+    """
+    lines, verdict, start, end, res = rule_verdicts(lines, cfg, structural, known_title)
+    if structural and model:
+        verdict = apply_line_model(lines, verdict, start, end, cfg)
     res.removed = [(v, lines[i]) for i, v in enumerate(verdict) if v is not None and v != TITLE]
     res.text = "\n".join(lines[i] for i, v in enumerate(verdict) if v is None)
     return res
+
+
+def apply_line_model(lines: list[str], verdict: list[str | None], start: int, end: int,
+                     cfg: CleanConfig = CleanConfig()) -> list[str | None]:
+    """The verdicts with the line model's say (`LineModel.keep`): a line it takes for body is kept, one it does not
+    is removed as `line_model`, unless a rule of what the line says (or the title) removed it. Unchanged without
+    a model."""
+    lm = load_model()
+    if lm is None or not lines:
+        return verdict
+    keep = lm.keep(line_features(lines, verdict, start, end, cfg), [v is None for v in verdict], [words(l) for l in lines])
+    out = list(verdict)
+    for i, v in enumerate(verdict):
+        if v in FIXED_VERDICTS:
+            continue
+        out[i] = None if keep[i] else (v or LINE_MODEL)
+    return out

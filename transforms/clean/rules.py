@@ -181,7 +181,9 @@ LINE_RULES: tuple[tuple[str, Callable[[str], bool]], ...] = (
 )
 # Rules that judge a line by where it sits rather than by what it says; a learned template line
 # is counted as `learned_template` even when one of these removed it first.
-POSITIONAL_RULES = ("page_header", "page_footer", "link_list", "comment_section", "menu_block", "section_label", "tail_label")
+LINE_MODEL = "line_model"  # raw text: a line the learned line model (transforms/clean/line_model.py) did not take for body
+POSITIONAL_RULES = ("page_header", "page_footer", "link_list", "comment_section", "menu_block", "section_label", "tail_label",
+                    LINE_MODEL)
 LEARNED_TEMPLATE = "learned_template"
 TITLE = "title"  # the line the title was taken from: removed from the text, not listed among the removed lines
 RULE_NAMES = tuple(name for name, _ in LINE_RULES) + HTML_RULES + (
