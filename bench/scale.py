@@ -11,6 +11,11 @@ script also samples the resident memory of the run's whole process tree (worker 
 prints all of them, the story and copy counts, and the time ratio between the largest and smallest
 size against the linear ratio (target: 100k <= 12x the time of 10k).
 
+`--stages` runs only copies and stories (FindCopies and GroupStories, as the pipeline builds them) on the
+generated records taken as they are (no reading of files, cleaning or Parquet): what those two stages cost
+at a size, and, from the runner's stage starts, the wall time of the clustering stages (ClusterEvents)
+alone, so that `-- --workers 1` and `-- --workers 2` show what a second worker gives the stories stage.
+
 Memory guard: a run whose process tree passes `--max-rss-gb` (default 12) is killed, with all its
 processes, and reported as "killed at limit" (the machine is shared; a run must never take it all).
 `--trace` also writes, per size, the sampled memory (driver and whole tree) next to the runner's
@@ -240,6 +245,71 @@ def rss_mb(pid: int) -> float:
         return 0.0
 
 
+def clean_article_of(line: str):
+    """A generated record as the CleanArticle the cleaning stage would make of it (text taken as it is)."""
+    from schemas.records import CleanArticle
+    from transforms.dates import parse_date
+    from transforms.fingerprints import comparison_text, content_hash
+
+    r = json.loads(line)
+    return CleanArticle(article_id=r["id"], source_uri="generated", input_format="jsonl", text=r["text"], input_id=r["id"],
+                        site=r["site"], title=r["title"], published_at=parse_date(r["published"]), language="en",
+                        content_hash=content_hash(comparison_text(r["text"], r["title"])))
+
+
+def stages_child(path: str, out_dir: str, extra: list[str], trace: str) -> None:
+    """Copies + stories only, on the generated records; prints seconds, CPU, peak RSS, clustering seconds and B3."""
+    import glob
+    import resource
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from bench.quality_events import bcubed, load_gold
+    from pipeline import local
+    from transforms.copies import FindCopies
+    from transforms.stories import GroupStories
+
+    workers = int(extra[extra.index("--workers") + 1]) if "--workers" in extra else 1
+    _StageTrace(trace)
+    options = PipelineOptions([])
+    runner = local.in_process_runner(options) if workers == 1 else local.process_runner(options, workers, os.path.join(out_dir, "workers.log"))
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.monotonic()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    with beam.Pipeline(runner=runner, options=options) as p:
+        articles = p | "Read" >> beam.io.ReadFromText(path) | "Articles" >> beam.Map(clean_article_of)
+        copies = articles | "FindCopies" >> FindCopies()
+        stories = {"articles": articles, "copies": copies["copies"]} | "GroupStories" >> GroupStories()
+        (stories["articles"] | "Verdicts" >> beam.Map(lambda r: f"{r[0].input_id}\t{r[1].story_id}\t{r[1].duplicate_kind or ''}")
+         | "WriteVerdicts" >> beam.io.WriteToText(os.path.join(out_dir, "verdicts")))
+    seconds = time.monotonic() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in zip(cpu0, cpu1))
+    pred, exact, near = {}, 0, 0
+    for f in glob.glob(os.path.join(out_dir, "verdicts*")):
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                aid, sid, kind = line.rstrip("\n").split("\t")
+                pred[aid] = sid
+                exact += kind == "exact"
+                near += kind == "near"
+    gold = load_gold(path)
+    missing = sum(1 for i in gold if i not in pred)
+    b3 = bcubed({i: pred.get(i, "missing:" + i) for i in gold}, gold)
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "clustering_s": stage_seconds(trace, "ClusterEvents"), "stories": len(set(pred.values())),
+                      "events": len(set(gold.values())), "b3": b3, "missing": missing, "exact": exact, "near": near, "articles": len(pred)}))
+
+
+def stage_seconds(stages_file: str, needle: str) -> float:
+    """Wall seconds of the runner stages whose name holds `needle` (a stage lasts until the next one starts)."""
+    with open(stages_file, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t", 2) for line in f]
+    rows.append([f"{time.time():.2f}", "stage", ""])
+    return sum(float(b[0]) - float(a[0]) for a, b in zip(rows, rows[1:]) if needle in a[2])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -247,10 +317,14 @@ def main(argv=None) -> int:
     parser.add_argument("--max-rss-gb", type=float, default=12.0,
                         help="kill a run (its whole process tree) whose resident memory reaches this many GB (default 12)")
     parser.add_argument("--trace", action="store_true", help="write memory samples and runner stage starts per size")
+    parser.add_argument("--stages", action="store_true", help="copies and stories only, on the generated records (no read, clean, write)")
     parser.add_argument("--child", nargs=2, metavar=("INPUT", "OUTPUT"), help=argparse.SUPPRESS)
     parser.add_argument("--child-trace", help=argparse.SUPPRESS)
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
+    if args.child and args.stages:
+        stages_child(*args.child, extra, args.child_trace)
+        return 0
     if args.child:
         child(*args.child, extra, args.child_trace)
         return 0
@@ -261,9 +335,9 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             generate(n, path)
         out_dir = os.path.join(args.workdir, f"out-{n}-{int(time.time())}")
-        trace = os.path.join(args.workdir, f"trace-{n}.tsv") if args.trace else None
+        trace = os.path.join(args.workdir, f"trace-{n}.tsv") if args.trace or args.stages else None
         cmd = [sys.executable, "-m", "bench.scale", "--child", path, out_dir, *(["--child-trace", trace + ".stages"] if trace else []),
-               "--", *extra]
+               *(["--stages"] if args.stages else []), "--", *extra]
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             tree_peak, killed = guarded(cmd, out, err, args.max_rss_gb * 1024, trace)
             out.seek(0)
@@ -278,7 +352,8 @@ def main(argv=None) -> int:
             return 1
         results[n] = json.loads(stdout.strip().splitlines()[-1])
         r = results[n]
-        print(f"{n:>8} articles  {r['seconds']:>8.1f} s ({r['cpu_s']:.0f} s CPU, workers included)  peak RSS {r['peak_mb']:>7.0f} MB driver, {tree_peak:>7.0f} MB all processes  "
+        stage = f"copies + stories only, clustering stages {r['clustering_s']:.1f} s, " if args.stages else ""
+        print(f"{n:>8} articles  {stage}{r['seconds']:>8.1f} s ({r['cpu_s']:.0f} s CPU, workers included)  peak RSS {r['peak_mb']:>7.0f} MB driver, {tree_peak:>7.0f} MB all processes  "
               f"{r['stories']} stories ({r['events']} events, B3 P/R/F1 {r['b3'][0]:.3f}/{r['b3'][1]:.3f}/{r['b3'][2]:.3f}), "
               f"{r['exact']} exact + {r['near']} near copies", flush=True)
         if r["missing"]:
