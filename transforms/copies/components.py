@@ -59,8 +59,9 @@ def band_entries(digests: list[np.ndarray], refs: list[int]) -> Iterator[tuple[i
 
 
 def colliding_buckets(blobs: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(article ref, bucket: band and digest as 16 bytes) for each member of each band bucket of 2+ distinct articles in one shard's
-    packed entries."""
+    """(article ref, bucket) for each member of each band bucket of 2+ distinct articles in one shard's packed
+    entries; a bucket is named by its members (their sorted refs as bytes), so the many bands that two copies
+    share make one bucket, not one each (what a bucket yields depends on its members only)."""
     parts = [np.frombuffer(b, dtype=BAND_ENTRY) for b in blobs]
     if not parts:
         return
@@ -70,10 +71,15 @@ def colliding_buckets(blobs: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     same = (e["band"][1:] == e["band"][:-1]) & (e["digest"][1:] == e["digest"][:-1])
     starts = np.flatnonzero(np.concatenate([[True], ~same]))
     ends = np.append(starts[1:], len(e))
+    seen = set()
     for lo, hi in zip(starts.tolist(), ends.tolist()):
         if hi - lo >= 2:
-            bucket = np.array([e["band"][lo], e["digest"][lo]], dtype="<u8").tobytes()
-            for ref in e["ref"][lo:hi].tolist():
+            refs = e["ref"][lo:hi]
+            bucket = refs.tobytes()
+            if bucket in seen:
+                continue
+            seen.add(bucket)
+            for ref in refs.tolist():
                 yield ref, bucket
 
 
@@ -88,9 +94,10 @@ def unpacked_candidate(p: tuple) -> tuple[CopyCandidate, bytes]:
 
 
 def bucket_members(kv) -> Iterator[tuple[bytes, tuple]]:
-    """(ref, {bucket: [bucket bytes], info: [packed candidate]}) -> (bucket, packed candidate) for each bucket of the ref."""
+    """(ref, {bucket: [bucket bytes], info: [packed candidate]}) -> (bucket, packed candidate) for each distinct bucket
+    of the ref (buckets of equal members from several shards meet here)."""
     _, grouped = kv
-    for bucket in grouped["bucket"]:
+    for bucket in sorted(set(grouped["bucket"])):
         for info in grouped["info"]:
             yield bucket, info
 
