@@ -24,7 +24,7 @@ from transforms.stories.config import StoryConfig
 from transforms.stories.continuation import earlier_in_cluster, earlier_terms, merged_windows, story_label
 from transforms.stories.dense import DenseEncoder, dense_text, dense_vector, wants_dense
 from transforms.stories.linkage import average_linkage
-from transforms.stories.vectors import ArticleVector, DocFreq, DocFreqFn, article_terms, tfidf_vector
+from transforms.stories.vectors import DocFreq, DocFreqFn, article_terms, tfidf_vector
 
 ARTICLES = "articles"
 TERMS = "terms"
@@ -51,27 +51,28 @@ class ArticleTermsFn(beam.DoFn):
         yield a.article_id, packed(article_terms(a, self.cfg, dense))
 
 
+UNDATED_KEYS = "undated_keys"
+
+
 class VectorFn(beam.DoFn):
-    """ArticleTerms -> its ArticleVector, with the corpus DocFreq as a side input."""
+    """ArticleTerms -> (shard, packed ArticleVector) for each block shard the article is in (blocking.vector_shards;
+    main output), and ('undated_keys', block key) for each of its blocks with undated articles; the corpus DocFreq
+    is a side input. One step does both, so a worker holds one decoded copy of the DocFreq, not one per step."""
 
     def __init__(self, cfg: StoryConfig):
         self.cfg = cfg
 
     def process(self, t: ArticleTerms, dfs: DocFreq):
         dense = dense_vector(getattr(t, "dense", None))
-        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense)
-
-
-class ShardVectorsFn(beam.DoFn):
-    """ArticleVector -> (shard, packed vector) for each block shard it is in (blocking.vector_shards)."""
-
-    def __init__(self, cfg: StoryConfig):
-        self.cfg = cfg
-
-    def process(self, v: ArticleVector, dfs: DocFreq):
+        v = tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense)
+        undated = dfs.undated > 0
         packed = packed_vector(v)
-        for shard in vector_shards(v, dfs.undated > 0, self.cfg):
+        for shard in vector_shards(v, undated, self.cfg):
             yield shard, packed
+        if undated:
+            for key in block_keys(v, undated, self.cfg):
+                if key[1] is None:
+                    yield beam.pvalue.TaggedOutput(UNDATED_KEYS, key)
 
 
 def compact_edge(e: tuple) -> tuple:
@@ -118,12 +119,11 @@ class ClusterEvents(beam.PTransform):
             | "TermSets" >> beam.Map(lambda t: (list(t.counts[0].keys()), t.ts is not None))
             | "DocFreq" >> beam.CombineGlobally(DocFreqFn()).without_defaults()
         )
-        vecs = terms | "Vectors" >> beam.ParDo(VectorFn(cfg), dfs)
+        vecs = terms | "Vectors" >> beam.ParDo(VectorFn(cfg), dfs).with_outputs(UNDATED_KEYS, main="shards")
         # ((term, None), 1) -> the set of blocks with undated articles holding more than max_block articles (a
         # dated shard counts its own blocks); empty when every article is dated
         oversized_undated = beam.pvalue.AsSingleton(
-            vecs
-            | "UndatedBlockKeys" >> beam.FlatMap(lambda v, d: [k for k in block_keys(v, d.undated > 0, cfg) if k[1] is None], dfs)
+            vecs[UNDATED_KEYS]
             | "UndatedBlockSizes" >> beam.combiners.Count.PerElement()
             | "Oversized" >> beam.Filter(lambda kv: kv[1] > cfg.max_block)
             | "OversizedKeys" >> beam.Keys()
@@ -131,8 +131,7 @@ class ClusterEvents(beam.PTransform):
         )
         # (shard, packed ArticleVector) -> scored pairs of every block of the shard
         edges = (
-            vecs
-            | "ShardVectors" >> beam.ParDo(ShardVectorsFn(cfg), dfs)
+            vecs["shards"]
             | "GroupByShard" >> beam.GroupByKey()
             | "ScoreShards" >> beam.FlatMap(lambda kv, o: shard_pairs(kv[0], kv[1], o, cfg), oversized_undated)
         )
