@@ -266,3 +266,38 @@ def test_copy_config_derives_lsh_parameters_and_names_its_signature_setting():
         CopyConfig(containment=0.0)
     with pytest.raises(ValueError):
         CopyConfig(min_shared_shingles=0)
+
+
+def test_packed_band_entries_find_the_buckets_that_band_keys_find():
+    """The shards of packed (band, digest, ref) entries give the member sets of the LSH buckets of 2+ articles that
+    grouping by band_keys gives (each set once), and nothing for a bucket of one."""
+    from collections import defaultdict
+
+    from transforms.copies.components import BAND_SHARDS, article_ref, band_entries, colliding_buckets
+    from transforms.copies.minhash import band_digests, band_keys
+
+    cfg = CopyConfig()
+    bands, rows = cfg.bands_rows
+    perms = permutations(cfg.num_perm, cfg.seed)
+    rng = np.random.RandomState(4)
+    base = [rng.randint(0, 2**32, size=60).astype(np.uint64) for _ in range(5)]
+    texts = {}
+    for i in range(40):  # variants of five texts (some buckets shared) and unrelated ones
+        h = base[i % 5].copy() if i < 30 else rng.randint(0, 2**32, size=60).astype(np.uint64)
+        h[rng.randint(0, 60, size=i % 7)] = rng.randint(0, 2**32, size=i % 7)
+        texts[f"a{i}"] = minhash(h, perms)
+    want = defaultdict(set)
+    for aid, sig in texts.items():
+        for key in band_keys(sig, bands, rows):
+            want[key].add(aid)
+    want = sorted({tuple(sorted(m)) for m in want.values() if len(m) >= 2})
+    ids = {article_ref(a): a for a in texts}
+    shards = defaultdict(list)
+    for shard, blob in band_entries([band_digests(s, bands, rows) for s in texts.values()], [article_ref(a) for a in texts]):
+        assert 0 <= shard < BAND_SHARDS
+        shards[shard].append(blob)
+    got = defaultdict(set)
+    for blobs in shards.values():
+        for ref, bucket in colliding_buckets(blobs):
+            got[bucket].add(ids[ref])
+    assert want and sorted(tuple(sorted(m)) for m in got.values()) == want  # each member set once

@@ -20,7 +20,19 @@ from transforms.copies.transform import COPIES
 from transforms.fingerprints import comparison_text, content_hash, rank_key
 from transforms.stories import GroupStories, StoryConfig
 from transforms.stories.assembly import StoryMember, assemble_story
-from transforms.stories.blocking import block_keys, block_pairs, enough_shared, pair_block, time_slices, within_window
+from transforms.stories.blocking import (
+    UNDATED_SHARDS,
+    block_keys,
+    block_pairs,
+    enough_shared,
+    packed_vector,
+    pair_block,
+    shard_pairs,
+    time_slices,
+    unpacked_vector,
+    vector_shards,
+    within_window,
+)
 from transforms.stories.continuation import (
     continued_label,
     continued_story,
@@ -461,3 +473,78 @@ def test_story_label_continues_only_the_clusters_holding_earlier_articles():
     assert story_label("c", continued) == continued_label("searly")
     assert continued_story(story_label("c", continued)) == "searly"
     assert story_label("x", continued) == "x" and continued_story("x") is None
+
+
+# ------------------------------------------------------------------------------------------
+# Block shards: the blocks of a time slice scored together give the same pairs as block by block
+# ------------------------------------------------------------------------------------------
+
+def _random_vectors(rng, n, undated=0):
+    """n articles over a few slices with blocking terms from a small pool (so blocks overlap), a few undated."""
+    vs = []
+    for i in range(n):
+        ts = None if i < undated else rng.uniform(0, 30 * 86400.0)
+        terms = np.array(sorted(rng.sample(range(1, 60), 12)), np.int32)
+        w = rng.random() + np.arange(len(terms), dtype=np.float32)
+        w = (w / np.linalg.norm(w)).astype(np.float32)
+        blocks = tuple(sorted(rng.sample(range(1, 40), rng.choice([3, CFG.block_terms]))))
+        rank = (ts if ts is not None else float("inf"), -rng.randint(1, 500), f"a{i:03d}")
+        vs.append(ArticleVector(f"a{i:03d}", rank, ts, terms, w, blocks, rng.random() < 0.2))
+    return vs
+
+
+def _pairs_block_by_block(vs, cfg):
+    """The scoring as it was: every block on its own, the oversized set counted over all blocks."""
+    undated = any(v.ts is None for v in vs)
+    blocks = {}
+    for v in vs:
+        for k in block_keys(v, undated, cfg):
+            blocks.setdefault(k, []).append(v)
+    oversized = {k for k, ms in blocks.items() if len(ms) > cfg.max_block}
+    return sorted(e for k, ms in blocks.items() if k not in oversized for e in block_pairs(k, ms, oversized, cfg))
+
+
+def _pairs_by_shard(vs, cfg):
+    undated = any(v.ts is None for v in vs)
+    shards = {}
+    for v in vs:
+        for s in vector_shards(v, undated, cfg):
+            shards.setdefault(s, []).append(packed_vector(v))
+    everywhere = {}
+    for v in vs:
+        for k in block_keys(v, undated, cfg):
+            everywhere[k] = everywhere.get(k, 0) + 1
+    oversized_undated = {k for k, n in everywhere.items() if k[1] is None and n > cfg.max_block}
+    return sorted(e for s, ps in shards.items() for e in shard_pairs(s, ps, oversized_undated, cfg))
+
+
+@pytest.mark.parametrize("undated", [0, 6])
+def test_scoring_blocks_per_time_slice_shard_gives_the_pairs_of_block_by_block_scoring(undated):
+    rng = random.Random(3 + undated)
+    vs = _random_vectors(rng, 160, undated)
+    cfg = StoryConfig(max_block=15, min_shared_terms=2, min_edge=0.0)  # small blocks: some are oversized
+    sizes = {}
+    for v in vs:
+        for k in block_keys(v, undated > 0, cfg):
+            sizes[k] = sizes.get(k, 0) + 1
+    assert any(n > cfg.max_block for k, n in sizes.items() if k[1] is not None)
+    assert undated == 0 or any(n > cfg.max_block for k, n in sizes.items() if k[1] is None)
+    want = _pairs_block_by_block(vs, cfg)
+    assert want and _pairs_by_shard(vs, cfg) == want
+
+
+def test_a_dated_article_crosses_the_shard_shuffle_once_per_time_slice_not_once_per_block():
+    v = _random_vectors(random.Random(1), 1)[0]
+    assert len(block_keys(v, False, CFG)) >= len(v.blocks)
+    assert len(vector_shards(v, False, CFG)) == len(time_slices(v.ts, CFG))
+    assert len(vector_shards(v, True, CFG)) <= len(time_slices(v.ts, CFG)) + UNDATED_SHARDS
+
+
+def test_a_packed_vector_unpacks_to_the_same_vector():
+    v = _random_vectors(random.Random(2), 1)[0]
+    d = ArticleVector(v.article_id, v.rank, v.ts, v.terms, v.weights, v.blocks, v.headline, np.ones(4, np.float32) / 2, "de")
+    for x in (v, d):
+        y = unpacked_vector(packed_vector(x))
+        assert (y.article_id, y.rank, y.ts, y.blocks, y.headline, y.language) == (x.article_id, x.rank, x.ts, x.blocks, x.headline, x.language)
+        assert np.array_equal(y.terms, x.terms) and np.array_equal(y.weights, x.weights)
+        assert (y.dense is None) == (x.dense is None) and (x.dense is None or np.array_equal(y.dense, x.dense))

@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+import xxhash
 
 from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle
 from transforms.copies.config import CopyConfig
@@ -12,7 +13,7 @@ from transforms.copies.minhash import BAND_DTYPE, jaccard_estimate
 from transforms.fingerprints import rank_key
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class CopyCandidate:
     """What the component step needs of an article: its rank (best first), id and exact-copy keys."""
 
@@ -26,6 +27,79 @@ class CopyCandidate:
 def candidate_of(a: CleanArticle, shingles: int = 0) -> CopyCandidate:
     """The light record an article takes through copy detection (no text)."""
     return CopyCandidate(rank_key(a.published_at, a.word_count, a.article_id), a.article_id, a.content_hash, a.canonical_url, shingles)
+
+
+# Band entries (band index, band digest, article ref) are shuffled in packed batches over this many shards.
+BAND_SHARDS = 64
+BAND_ENTRY = np.dtype([("band", "<u8"), ("digest", "<u8"), ("ref", "<u8")])
+
+
+def article_ref(article_id: str) -> int:
+    """A 63-bit number standing for the article in the packed band entries (a shuffle key: a signed 64-bit int)."""
+    return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1
+
+
+def band_entries(digests: list[np.ndarray], refs: list[int]) -> Iterator[tuple[int, bytes]]:
+    """(shard, packed BAND_ENTRY bytes) for the band digests (uint64[bands] each) of the articles `refs`: every
+    entry of one band bucket lands in the same shard."""
+    if not refs:
+        return
+    d = np.stack(digests)
+    n, bands = d.shape
+    entries = np.empty(n * bands, dtype=BAND_ENTRY)
+    entries["band"] = np.tile(np.arange(bands, dtype=np.uint64), n)
+    entries["digest"] = d.reshape(-1)
+    entries["ref"] = np.repeat(np.asarray(refs, dtype=np.uint64), bands)
+    shard = (entries["digest"] % np.uint64(BAND_SHARDS)).astype(np.int64)
+    order = np.argsort(shard, kind="stable")
+    entries, shard = entries[order], shard[order]
+    cuts = np.flatnonzero(np.diff(shard)) + 1
+    for part in np.split(np.arange(len(entries)), cuts):
+        yield int(shard[part[0]]), entries[part].tobytes()
+
+
+def colliding_buckets(blobs: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(article ref, bucket) for each member of each band bucket of 2+ distinct articles in one shard's packed
+    entries; a bucket is named by its members (their sorted refs as bytes), so the many bands that two copies
+    share make one bucket, not one each (what a bucket yields depends on its members only)."""
+    parts = [np.frombuffer(b, dtype=BAND_ENTRY) for b in blobs]
+    if not parts:
+        return
+    e = np.unique(np.concatenate(parts))  # sorted by (band, digest, ref), repeated entries once
+    if len(e) < 2:
+        return
+    same = (e["band"][1:] == e["band"][:-1]) & (e["digest"][1:] == e["digest"][:-1])
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    ends = np.append(starts[1:], len(e))
+    seen = set()
+    for lo, hi in zip(starts.tolist(), ends.tolist()):
+        if hi - lo >= 2:
+            refs = e["ref"][lo:hi]
+            bucket = refs.tobytes()
+            if bucket in seen:
+                continue
+            seen.add(bucket)
+            for ref in refs.tolist():
+                yield ref, bucket
+
+
+def packed_candidate(c: CopyCandidate, banded: bytes) -> tuple:
+    """A CopyCandidate and its band signature as plain values, as they cross the bucket join."""
+    return c.rank, c.article_id, c.content_hash, c.canonical_url, c.shingles, banded
+
+
+def unpacked_candidate(p: tuple) -> tuple[CopyCandidate, bytes]:
+    rank, aid, content_hash, url, shingles, banded = p
+    return CopyCandidate(tuple(rank), aid, content_hash, url, shingles), banded
+
+
+def bucket_members(kv) -> Iterator[tuple[bytes, tuple]]:
+    """(ref, {bucket: [bucket bytes], info: [packed candidate]}) -> (bucket, packed candidate) for each distinct bucket
+    of the ref (buckets of equal members from several shards meet here)."""
+    _, grouped = kv
+    for bucket in sorted(set(grouped["bucket"])):
+        for info in grouped["info"]:
+            yield bucket, info
 
 
 def is_near_copy(jaccard: float, n_a: int, n_b: int, cfg: CopyConfig) -> bool:

@@ -63,6 +63,11 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[bytes]:
     return [bytes([i]) + xxhash.xxh64_digest(sig[i * rows : (i + 1) * rows].tobytes()) for i in range(bands)]
 
 
+def band_digests(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """The 64-bit hash of each band's rows (uint64[bands]): band_keys without the band index, as numbers."""
+    return np.fromiter((xxhash.xxh64_intdigest(sig[i * rows : (i + 1) * rows].tobytes()) for i in range(bands)), dtype=np.uint64, count=bands)
+
+
 def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity of two sets: the share of equal signature positions."""
     return float(np.mean(a == b))

@@ -2,23 +2,42 @@
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import CleanArticle
-from transforms.copies.components import candidate_of, resolve_copies, star_edges, verified_bucket_edges
+from transforms.copies.components import (
+    article_ref,
+    band_entries,
+    bucket_members,
+    candidate_of,
+    colliding_buckets,
+    packed_candidate,
+    resolve_copies,
+    star_edges,
+    unpacked_candidate,
+    verified_bucket_edges,
+)
 from transforms.copies.config import CopyConfig
-from transforms.copies.minhash import article_shingles, band_keys, band_signature, minhash, permutations, stored_signature
+from transforms.copies.minhash import article_shingles, band_digests, band_signature, minhash, permutations, stored_signature
 from transforms.graphs import ConnectedComponentsFn
 
 COPIES = "copies"
 SIGNATURES = "signatures"
 _BANDS = "bands"
+_INFO = "info"
+# Articles whose band entries are packed into one batch per shard (per bundle at most this many).
+_BATCH = 2000
 
 
 class SignatureFn(beam.DoFn):
-    """CleanArticle -> (band key, (CopyCandidate, 16-bit band signature bytes)) for each LSH band (main output),
-    and ('signatures', (article_id, whole signature bytes)) for later runs.
+    """CleanArticle -> (shard, packed band entries) batches (main output: components.band_entries, every LSH band
+    of the articles of a bundle), ('info', (ref, packed CopyCandidate and 16-bit band signature)) per article and
+    ('signatures', (article_id, whole signature bytes)) for later runs.
 
-    Guarantees: the same article gives the same keys and bytes under the same config (seeded permutations).
+    The bands are not shuffled one by one: an article is in every band (32), and a shuffle that holds each
+    element as an object would hold 32 records of it; packed, a band entry is 24 bytes.
+    Guarantees: the same article gives the same entries and bytes under the same config (seeded permutations).
     """
 
     def __init__(self, cfg: CopyConfig):
@@ -28,13 +47,28 @@ class SignatureFn(beam.DoFn):
         self.perms = permutations(self.cfg.num_perm, self.cfg.seed)
         self.bands, self.rows = self.cfg.bands_rows
 
+    def start_bundle(self):
+        self.digests, self.refs = [], []
+
     def process(self, a: CleanArticle):
         hashes = article_shingles(a, self.cfg.shingle_size)
         sig = minhash(hashes, self.perms)
-        candidate, banded = candidate_of(a, int(hashes.size)), band_signature(sig)
-        for key in band_keys(sig, self.bands, self.rows):
-            yield key, (candidate, banded)
+        ref = article_ref(a.article_id)
+        yield beam.pvalue.TaggedOutput(_INFO, (ref, packed_candidate(candidate_of(a, int(hashes.size)), band_signature(sig))))
         yield beam.pvalue.TaggedOutput(SIGNATURES, (a.article_id, stored_signature(sig)))
+        self.digests.append(band_digests(sig, self.bands, self.rows))
+        self.refs.append(ref)
+        if len(self.refs) >= _BATCH:
+            yield from self._flush()
+
+    def _flush(self):
+        batch = list(band_entries(self.digests, self.refs))
+        self.digests, self.refs = [], []
+        return batch
+
+    def finish_bundle(self):
+        for kv in self._flush():
+            yield WindowedValue(kv, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
 class FindCopies(beam.PTransform):
@@ -65,13 +99,21 @@ class FindCopies(beam.PTransform):
         )
         # A shared (canonical) URL alone is no edge: two posts of a blog may both name its home page as their
         # canonical URL. Articles at one URL are copies only when their texts agree (the hash or the near edges).
-        # (band key, (CopyCandidate, band signature)) -> verified edges
+        # (shard, packed band entries) -> (ref, bucket) of each article in a bucket of 2+ -> with its candidate
+        # -> (bucket, candidate) -> verified edges
         cfg = self.cfg
-        signed = articles | "Signatures" >> beam.ParDo(SignatureFn(self.cfg)).with_outputs(SIGNATURES, main=_BANDS)
-        near = (
+        signed = articles | "Signatures" >> beam.ParDo(SignatureFn(self.cfg)).with_outputs(SIGNATURES, _INFO, main=_BANDS)
+        buckets = (
             signed[_BANDS]
-            | "GroupByBand" >> beam.GroupByKey()
-            | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(kv[1], cfg))
+            | "GroupByBandShard" >> beam.GroupByKey()
+            | "CollidingBuckets" >> beam.FlatMap(lambda kv: colliding_buckets(kv[1]))
+        )
+        near = (
+            {"bucket": buckets, "info": signed[_INFO]}
+            | "JoinBucketCandidates" >> beam.CoGroupByKey()
+            | "BucketMembers" >> beam.FlatMap(bucket_members)
+            | "GroupByBucket" >> beam.GroupByKey()
+            | "NearEdges" >> beam.FlatMap(lambda kv: verified_bucket_edges(map(unpacked_candidate, kv[1]), cfg))
         )
         edges = (by_hash, near) | "AllEdges" >> beam.Flatten()
         # (article_id, article_id) -> {article_id: component}: ids only, merged from each worker's forest

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import zlib
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -14,7 +16,7 @@ COPIES = "copies"
 STORIES = "stories"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class StoryMember:
     """What a story row needs of an article (no text)."""
 
@@ -30,8 +32,23 @@ def member_of(a: CleanArticle) -> StoryMember:
     return StoryMember(a.article_id, rank_key(a.published_at, a.word_count, a.article_id), a.published_at, a.title, a.site)
 
 
+def packed(obj) -> bytes:
+    """`obj` pickled, as a record crosses a shuffle that a runner may hold in memory: one bytes object
+    instead of the many objects of a decoded record (a Counter of term counts, an article's fields)."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def packed_article(a: CleanArticle) -> bytes:
+    """An article (with its text) as it waits for its verdict in the final join: pickled and compressed."""
+    return zlib.compress(packed(a), 1)
+
+
+def unpacked_article(b: bytes) -> CleanArticle:
+    return pickle.loads(zlib.decompress(b))
+
+
 def split_copies(kv) -> Iterator:
-    """(article_id, {terms: [ArticleTerms], copies: [(of, kind)]}) -> ArticleTerms of a non-copy, or
+    """(article_id, {terms: [packed ArticleTerms], copies: [(of, kind)]}) -> ArticleTerms of a non-copy, or
     ('copies', (of, (id, kind))) for a copy, keyed by its kept article."""
     aid, grouped = kv
     for t in grouped["terms"]:
@@ -39,7 +56,7 @@ def split_copies(kv) -> Iterator:
             of, kind = grouped["copies"][0]
             yield beam.pvalue.TaggedOutput(COPIES, (of, (aid, kind)))
         else:
-            yield t
+            yield pickle.loads(t)
 
 
 def attach_label(kv) -> Iterator[tuple[str, object]]:
@@ -111,8 +128,8 @@ def assemble_story(label, items: Iterable[tuple[StoryMember, tuple | None]]) -> 
 
 
 def join_article(kv) -> Iterator[tuple[CleanArticle, StoryAssignment]]:
-    """(article_id, {article: [CleanArticle], verdict: [StoryAssignment]}) -> (CleanArticle, StoryAssignment)."""
+    """(article_id, {article: [packed_article], verdict: [StoryAssignment]}) -> (CleanArticle, StoryAssignment)."""
     _, grouped = kv
     for a in grouped["article"]:
         for s in grouped["verdict"]:
-            yield a, s
+            yield unpacked_article(a), s

@@ -3,6 +3,13 @@
 Cost stays near-linear: blocking terms are in at most a small share of the corpus, dated articles
 meet only within their time slices, and a (term, slice) block with more than max_block articles is
 skipped (its pairs are scored in the next shared block, if any).
+
+Memory stays near-linear too: the blocks are not shuffled one by one (an article is in about 30 of them,
+and a shuffle holds each copy), but per shard (shard_of): all the blocks of one time slice are scored
+together, so an article's vector crosses the shuffle once per slice it joins (1.5 on average), packed
+(packed_vector). Each shard counts its own blocks, so the oversized blocks of a time slice need no global
+step; only blocks with undated articles (slice None), spread over UNDATED_SHARDS by term, take their
+oversized set from a count over all of them.
 """
 from __future__ import annotations
 
@@ -13,6 +20,10 @@ import numpy as np
 from transforms.stories.config import StoryConfig
 from transforms.stories.dense import across_languages, mixed_similarity
 from transforms.stories.vectors import ArticleVector, sparse_dot
+
+# Shards of the blocks with undated articles (slice None): those blocks may hold every article, so they are
+# spread by term (an article then joins up to this many more shards), > 0.
+UNDATED_SHARDS = 8
 
 
 def enough_shared(blocks_a: tuple, blocks_b: tuple, cfg: StoryConfig) -> bool:
@@ -117,3 +128,57 @@ def block_pairs(key: tuple, members: Iterable[ArticleVector], oversized, cfg: St
     for i, j, s in pairs:
         a, b = ms[i], ms[j]
         yield (a.article_id, a.rank, a.ts, a.headline), (b.article_id, b.rank, b.ts, b.headline), round(s, 9)
+
+
+def shard_of(key: tuple) -> tuple:
+    """The shard (shuffle key) in which the (term, time slice) block `key` is scored: its time slice; blocks
+    with undated articles (slice None) are spread over UNDATED_SHARDS by term."""
+    t, s = key
+    return (s, 0) if s is not None else (None, t % UNDATED_SHARDS)
+
+
+def shard_keys(v: ArticleVector, shard: tuple) -> list[tuple]:
+    """The blocks of `v` that are scored in `shard` (block_keys restricted to it)."""
+    s, part = shard
+    if s is not None:
+        return [(t, s) for t in v.blocks]
+    return [(t, None) for t in v.blocks if t % UNDATED_SHARDS == part]
+
+
+def vector_shards(v: ArticleVector, undated_exist: bool, cfg: StoryConfig) -> list[tuple]:
+    """The shards holding a block of `v`, each once."""
+    return sorted({shard_of(k) for k in block_keys(v, undated_exist, cfg)}, key=repr)
+
+
+def packed_vector(v: ArticleVector) -> tuple:
+    """An ArticleVector as plain values (no numpy object nor dataclass), as it crosses the shard shuffle: a
+    runner that holds a shuffle in memory keeps each element as one tuple of bytes and numbers."""
+    blocks = np.asarray(v.blocks, dtype=np.int64).tobytes()
+    dense = None if v.dense is None else np.asarray(v.dense, dtype=np.float32).tobytes()
+    return (v.article_id, v.rank, v.ts, v.terms.astype(np.int32).tobytes(), v.weights.astype(np.float32).tobytes(), blocks,
+            v.headline, dense, v.language)
+
+
+def unpacked_vector(p: tuple) -> ArticleVector:
+    """The ArticleVector of packed_vector(v) (equal to v)."""
+    aid, rank, ts, terms, weights, blocks, headline, dense, language = p
+    return ArticleVector(aid, tuple(rank), ts, np.frombuffer(terms, dtype=np.int32), np.frombuffer(weights, dtype=np.float32),
+                         tuple(int(t) for t in np.frombuffer(blocks, dtype=np.int64)), headline,
+                         None if dense is None else np.frombuffer(dense, dtype=np.float32), language)
+
+
+def shard_pairs(shard: tuple, packed: Iterable[tuple], oversized_undated, cfg: StoryConfig) -> Iterator[tuple[tuple, tuple, float]]:
+    """The scored candidate pairs of every block of one shard (block_pairs per block, blocks in key order).
+
+    A dated shard holds every member of each of its blocks, so it finds its oversized blocks itself;
+    `oversized_undated` is the set of oversized blocks with undated articles (counted over all shards)."""
+    blocks: dict[tuple, list[ArticleVector]] = {}
+    for p in packed:
+        v = unpacked_vector(p)
+        for key in shard_keys(v, shard):
+            blocks.setdefault(key, []).append(v)
+    # (as the count over all blocks did: entries, not distinct articles)
+    oversized = oversized_undated if shard[0] is None else {key for key, ms in blocks.items() if len(ms) > cfg.max_block}
+    for key in sorted(blocks, key=repr):
+        if key not in oversized:
+            yield from block_pairs(key, blocks[key], oversized, cfg)

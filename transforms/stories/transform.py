@@ -14,15 +14,17 @@ from transforms.stories.assembly import (
     attach_label,
     join_article,
     member_of,
+    packed,
+    packed_article,
     split_copies,
     with_member,
 )
-from transforms.stories.blocking import block_keys, block_pairs
+from transforms.stories.blocking import block_keys, packed_vector, shard_pairs, vector_shards
 from transforms.stories.config import StoryConfig
 from transforms.stories.continuation import earlier_in_cluster, earlier_terms, merged_windows, story_label
 from transforms.stories.dense import DenseEncoder, dense_text, dense_vector, wants_dense
 from transforms.stories.linkage import average_linkage
-from transforms.stories.vectors import ArticleVector, DocFreq, DocFreqFn, article_terms, tfidf_vector
+from transforms.stories.vectors import DocFreq, DocFreqFn, article_terms, tfidf_vector
 
 ARTICLES = "articles"
 TERMS = "terms"
@@ -31,7 +33,7 @@ CONTINUED = "continued"
 
 
 class ArticleTermsFn(beam.DoFn):
-    """CleanArticle -> (article_id, ArticleTerms), with its dense vector (a DenseTerms) when StoryConfig.dense
+    """CleanArticle -> (article_id, packed ArticleTerms), with its dense vector (a DenseTerms) when StoryConfig.dense
     names the article; the dense model is loaded by the first such article (a run without one never loads it)."""
 
     def __init__(self, cfg: StoryConfig):
@@ -46,30 +48,43 @@ class ArticleTermsFn(beam.DoFn):
             if self.encoder is None:
                 self.encoder = DenseEncoder()
             dense = self.encoder.encode(dense_text(a.title, a.text, self.cfg.dense_words))
-        yield a.article_id, article_terms(a, self.cfg, dense)
+        yield a.article_id, packed(article_terms(a, self.cfg, dense))
+
+
+UNDATED_KEYS = "undated_keys"
 
 
 class VectorFn(beam.DoFn):
-    """ArticleTerms -> its ArticleVector, with the corpus DocFreq as a side input."""
+    """ArticleTerms -> (shard, packed ArticleVector) for each block shard the article is in (blocking.vector_shards;
+    main output), and ('undated_keys', block key) for each of its blocks with undated articles; the corpus DocFreq
+    is a side input. One step does both, so a worker holds one decoded copy of the DocFreq, not one per step."""
 
     def __init__(self, cfg: StoryConfig):
         self.cfg = cfg
 
     def process(self, t: ArticleTerms, dfs: DocFreq):
         dense = dense_vector(getattr(t, "dense", None))
-        yield tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense, getattr(t, "language", None))
+        v = tfidf_vector(t.article_id, t.rank, t.ts, t.counts, dfs, self.cfg, t.headline, dense, getattr(t, "language", None))
+        undated = dfs.undated > 0
+        packed = packed_vector(v)
+        for shard in vector_shards(v, undated, self.cfg):
+            yield shard, packed
+        if undated:
+            for key in block_keys(v, undated, self.cfg):
+                if key[1] is None:
+                    yield beam.pvalue.TaggedOutput(UNDATED_KEYS, key)
 
 
-class BlockKeysFn(beam.DoFn):
-    """ArticleVector -> (block key, ArticleVector) for each of its blocks that is not oversized."""
+def compact_edge(e: tuple) -> tuple:
+    """A scored pair ((id, rank, ts, headline), (id, rank, ts, headline), similarity) as one flat tuple (fewer
+    objects per element where a runner holds a shuffle in memory); full_edge undoes it."""
+    (a, ra, ta, ha), (b, rb, tb, hb), s = e
+    return a, ra, ta, ha, b, rb, tb, hb, s
 
-    def __init__(self, cfg: StoryConfig):
-        self.cfg = cfg
 
-    def process(self, v: ArticleVector, dfs: DocFreq, oversized):
-        for key in block_keys(v, dfs.undated > 0, self.cfg):
-            if key not in oversized:
-                yield key, v
+def full_edge(c: tuple) -> tuple:
+    a, ra, ta, ha, b, rb, tb, hb, s = c
+    return (a, ra, ta, ha), (b, rb, tb, hb), s
 
 
 class AssembleStoryFn(beam.DoFn):
@@ -86,9 +101,11 @@ class ClusterEvents(beam.PTransform):
     """PCollection[ArticleTerms] (no copies) -> PCollection[(article_id, cluster label)] for clustered articles.
 
     Document frequencies in one global combine (side input) -> one sparse TF-IDF vector per article ->
-    blocks keyed by (strong rare term, time slice) -> cosine scores inside blocks (each pair scored once)
-    -> average-linkage clustering over the candidate graph. A cluster's label is its best-ranked member's
-    id. Articles that join no other article are absent from the output: each is a story of its own.
+    blocks keyed by (strong rare term, time slice), scored per time slice (blocking.shard_pairs: a vector
+    crosses that shuffle once per slice, not once per block) -> cosine scores inside blocks (each pair
+    scored once) -> connected components of the scored pairs (ids only) -> average-linkage clustering per
+    component. A cluster's label is its best-ranked member's id. Articles that join no other article are
+    absent from the output: each is a story of its own.
     """
 
     def __init__(self, cfg: StoryConfig = StoryConfig()):
@@ -102,22 +119,21 @@ class ClusterEvents(beam.PTransform):
             | "TermSets" >> beam.Map(lambda t: (list(t.counts[0].keys()), t.ts is not None))
             | "DocFreq" >> beam.CombineGlobally(DocFreqFn()).without_defaults()
         )
-        vecs = terms | "Vectors" >> beam.ParDo(VectorFn(cfg), dfs)
-        # (block key, 1) -> the set of block keys with more than max_block articles
-        oversized = beam.pvalue.AsSingleton(
-            vecs
-            | "AllBlockKeys" >> beam.FlatMap(lambda v, d: block_keys(v, d.undated > 0, cfg), dfs)
-            | "BlockSizes" >> beam.combiners.Count.PerElement()
+        vecs = terms | "Vectors" >> beam.ParDo(VectorFn(cfg), dfs).with_outputs(UNDATED_KEYS, main="shards")
+        # ((term, None), 1) -> the set of blocks with undated articles holding more than max_block articles (a
+        # dated shard counts its own blocks); empty when every article is dated
+        oversized_undated = beam.pvalue.AsSingleton(
+            vecs[UNDATED_KEYS]
+            | "UndatedBlockSizes" >> beam.combiners.Count.PerElement()
             | "Oversized" >> beam.Filter(lambda kv: kv[1] > cfg.max_block)
             | "OversizedKeys" >> beam.Keys()
             | "OversizedSet" >> beam.CombineGlobally(beam.combiners.ToSetCombineFn())
         )
-        # ((term, time slice), ArticleVector) -> scored pairs
+        # (shard, packed ArticleVector) -> scored pairs of every block of the shard
         edges = (
-            vecs
-            | "BlockKeys" >> beam.ParDo(BlockKeysFn(cfg), dfs, oversized)
-            | "GroupByBlock" >> beam.GroupByKey()
-            | "ScorePairs" >> beam.FlatMap(lambda kv, o: block_pairs(kv[0], kv[1], o, cfg), oversized)
+            vecs["shards"]
+            | "GroupByShard" >> beam.GroupByKey()
+            | "ScoreShards" >> beam.FlatMap(lambda kv, o: shard_pairs(kv[0], kv[1], o, cfg), oversized_undated)
         )
         # (article_id, article_id) -> {article_id: component of the candidate graph}: ids only, merged from
         # each worker's union-find forest
@@ -130,9 +146,9 @@ class ClusterEvents(beam.PTransform):
         # clustering of each component alone is that of the whole graph, and components spread over workers
         return (
             edges
-            | "KeyByComponent" >> beam.Map(lambda e, comp: (comp[e[0][0]], e), component)
+            | "KeyByComponent" >> beam.Map(lambda e, comp: (comp[e[0][0]], compact_edge(e)), component)
             | "GroupByComponent" >> beam.GroupByKey()
-            | "AverageLinkage" >> beam.FlatMap(lambda kv: average_linkage(kv[1], cfg).items())
+            | "AverageLinkage" >> beam.FlatMap(lambda kv: average_linkage(map(full_edge, kv[1]), cfg).items())
         )
 
 
@@ -217,7 +233,7 @@ class AssembleStories(beam.PTransform):
         )
         # (article_id, {article, verdict}) -> (CleanArticle, StoryAssignment): the one join of full articles
         joined = (
-            {"article": articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a)), "verdict": assembled["assignments"]}
+            {"article": articles | "KeyById" >> beam.Map(lambda a: (a.article_id, packed_article(a))), "verdict": assembled["assignments"]}
             | "JoinArticles" >> beam.CoGroupByKey()
             | "ArticleVerdicts" >> beam.FlatMap(join_article)
         )

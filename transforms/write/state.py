@@ -1,6 +1,7 @@
 """The state a run keeps for later runs: its kept articles' MinHash signatures and story term counts."""
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -21,14 +22,14 @@ def kept_story(row: tuple[CleanArticle, StoryAssignment]) -> list[tuple[str, str
 
 
 def state_rows(kv, signature_setting: tuple[int, int, int], vocab_bits: int, run_id: str) -> Iterator:
-    """(article_id, {story: [story_id], signature: [bytes], terms: [ArticleTerms]}) -> a signatures row and a
+    """(article_id, {story: [story_id], signature: [bytes], terms: [pickled ArticleTerms]}) -> a signatures row and a
     story_terms row (tagged) for an article the run kept; copies have no story entry here and get none."""
     article_id, grouped = kv
     for story_id in grouped["story"]:
         for sig in grouped["signature"]:
             yield beam.pvalue.TaggedOutput(SIGNATURE_ROWS, signature_row(article_id, story_id, sig, signature_setting, run_id))
         for t in grouped["terms"]:
-            yield beam.pvalue.TaggedOutput(TERMS_ROWS, story_terms_row(t, story_id, vocab_bits, run_id))
+            yield beam.pvalue.TaggedOutput(TERMS_ROWS, story_terms_row(pickle.loads(t), story_id, vocab_bits, run_id))
 
 
 class WriteRunState(beam.PTransform):
@@ -51,7 +52,8 @@ class WriteRunState(beam.PTransform):
         # (article_id, {story, signature, terms}) -> the state rows of each kept article
         rows = (
             {"story": kept, "signature": tables["signatures"],
-             "terms": tables["terms"] | "KeyTerms" >> beam.Map(lambda t: (t.article_id, t))}
+             # pickled: a runner holding this join in memory keeps one bytes object per article, not its Counters
+             "terms": tables["terms"] | "KeyTerms" >> beam.Map(lambda t: (t.article_id, pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL)))}
             | "JoinStories" >> beam.CoGroupByKey()
             | "StateRows" >> beam.FlatMap(state_rows, self.signature_setting, self.vocab_bits, self.run_id).with_outputs(
                 SIGNATURE_ROWS, TERMS_ROWS
