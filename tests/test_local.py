@@ -195,4 +195,34 @@ def test_cached_dofn_specs_keep_beams_answers():
 def test_worker_command_sets_the_malloc_arenas_and_runs_beams_worker(tmp_path):
     cmd = local.worker_command(str(tmp_path / "w.log"))
     assert cmd.startswith("MALLOC_ARENA_MAX=2 ")
-    assert "sdk_worker_main" in cmd and "cache_dofn_specs" in cmd and cmd.endswith(f"2>>{tmp_path / 'w.log'}")
+    assert "sdk_worker_main" in cmd and "lighten_beam(worker=True)" in cmd and cmd.endswith(f"2>>{tmp_path / 'w.log'}")
+
+
+def test_option_views_are_made_once_and_stay_live():
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    local.cache_option_views()
+    local.cache_option_views()
+    options = PipelineOptions(["--direct_num_workers=3"])
+    direct = options.view_as(DirectOptions)
+    assert options.view_as(DirectOptions) is direct and direct.direct_num_workers == 3
+    direct.direct_num_workers = 5  # a change through one view is seen through every view, as in Beam
+    assert options.view_as(DirectOptions).direct_num_workers == 5
+    assert options.view_as(StandardOptions).view_as(DirectOptions).direct_num_workers == 5
+    assert PipelineOptions([]).view_as(DirectOptions).direct_num_workers in (None, 1)  # another object: its own views
+
+
+def test_lightened_runs_keep_side_inputs_right(tmp_path):
+    # No state cache: every bundle still reads its side inputs, in the driver and in worker processes.
+    local.lighten_beam()
+    for runner in ("in_process", "processes"):
+        options = PipelineOptions([])
+        r = local.in_process_runner(options) if runner == "in_process" else local.process_runner(options, 2, str(tmp_path / "w.log"))
+        out = tmp_path / f"out-{runner}"
+        with beam.Pipeline(runner=r, options=options) as p:
+            words = p | "Words" >> beam.Create(["a", "bb", "ccc", "dd"])
+            lengths = beam.pvalue.AsDict(words | "KeyByWord" >> beam.Map(lambda w: (w, len(w))))
+            total = beam.pvalue.AsSingleton(words | "Len" >> beam.Map(len) | "Sum" >> beam.CombineGlobally(sum))
+            (words | beam.Reshuffle() | beam.Map(lambda w, d, t: f"{w} {d[w]} {t}", lengths, total)
+             | beam.io.WriteToText(str(out), shard_name_template=""))
+        assert sorted(out.read_text().split("\n")[:-1]) == ["a 1 8", "bb 2 8", "ccc 3 8", "dd 2 8"]
