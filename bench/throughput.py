@@ -10,6 +10,11 @@ fresh subprocess whose whole process tree's memory is sampled. Each round runs t
 (shape, workers), in an order that alternates between rounds, with the trafilatura loop before and after
 every pipeline run; a run's ratio is to the mean of the two loops beside it, so a machine whose load
 changes (a shared one) moves both sides of a ratio alike. Medians over --repeat rounds are printed.
+Besides wall-clock rates, every run's CPU time (user + sys of its whole process tree: driver, worker
+processes, cleaning children; the bench is their child subreaper, so each is counted when it ends) is
+printed per page, with the "cpu ratio" (the loop's CPU per page over the pipeline's): on a loaded machine
+that is the figure to compare between runs, and for one worker it is what the ratio would be on an idle
+core. "mem" is the peak resident memory of all processes against the first --workers value's.
 Arguments after `--` are passed to `newsbeam run`.
 """
 from __future__ import annotations
