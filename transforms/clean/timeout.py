@@ -59,6 +59,12 @@ def _serve(inp, out) -> None:
     counts against a page's time limit."""
     for name, level in _read(inp).items():
         logging.getLogger(name or None).setLevel(level)
+    # The libraries the cleaner imports on first use (extract.py), imported before the child says it is ready.
+    import htmldate  # noqa: F401
+    import trafilatura  # noqa: F401
+    import trafilatura.metadata  # noqa: F401
+    import trafilatura.utils  # noqa: F401
+
     _write(out, (_READY, None))
     while True:
         try:
