@@ -10,6 +10,11 @@ fresh subprocess whose whole process tree's memory is sampled. Each round runs t
 (shape, workers), in an order that alternates between rounds, with the trafilatura loop before and after
 every pipeline run; a run's ratio is to the mean of the two loops beside it, so a machine whose load
 changes (a shared one) moves both sides of a ratio alike. Medians over --repeat rounds are printed.
+Besides wall-clock rates, every run's CPU time (user + sys of its whole process tree: driver, worker
+processes, cleaning children; the bench is their child subreaper, so each is counted when it ends) is
+printed per page, with the "cpu ratio" (the loop's CPU per page over the pipeline's): on a loaded machine
+that is the figure to compare between runs, and for one worker it is what the ratio would be on an idle
+core. "mem" is the peak resident memory of all processes against the first --workers value's.
 Arguments after `--` are passed to `newsbeam run`.
 """
 from __future__ import annotations
@@ -98,6 +103,7 @@ def worker(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dic
         import trafilatura
 
         files = sorted(glob.glob(os.path.join(pages_dir, "*.html")))
+        setup_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF))
         t0 = time.perf_counter()
         empty = 0
         for path in files:
@@ -105,14 +111,16 @@ def worker(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dic
                 text = trafilatura.extract(f.read(), fast=True, deduplicate=False)
             empty += not text
         seconds = time.perf_counter() - t0
-        return {"seconds": seconds, "pages": len(files), "empty": empty, "peak_mb": peak_rss_mb()}
+        return {"seconds": seconds, "pages": len(files), "empty": empty, "peak_mb": peak_rss_mb(), "setup_cpu_s": setup_cpu}
     from pipeline.main import run
 
     with open(os.devnull, "w") as devnull:
+        setup_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF))
         t0 = time.perf_counter()
         row = run(["--input", pages_dir, "--output", out_dir, *beam_args], out=devnull)
         seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "articles": row["article_count"], "rejects": row["reject_count"], "peak_mb": peak_rss_mb()}
+    return {"seconds": seconds, "articles": row["article_count"], "rejects": row["reject_count"], "peak_mb": peak_rss_mb(),
+            "setup_cpu_s": setup_cpu}
 
 
 def _children(pid: int) -> list[int]:
@@ -126,9 +134,9 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def tree_rss_mb(pid: int) -> float:
+def tree_rss_mb(pid: int, include_root: bool = True) -> float:
     """Resident memory of a process and all its descendants (Linux /proc), in MB; 0 where unreadable."""
-    total, todo = 0, [pid]
+    total, todo = 0, [pid] if include_root else _children(pid)
     while todo:
         p = todo.pop()
         try:
@@ -140,15 +148,54 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024.0
 
 
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its descendants (Linux prctl PR_SET_CHILD_SUBREAPER): a worker
+    whose parent exits without waiting for it is re-parented here, so its CPU time is still counted. False
+    where that is not available."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _cpu(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dict:
-    """One measurement in a fresh subprocess; also samples the memory of its whole process tree (workers included)."""
+    """One measurement in a fresh subprocess; also samples the memory of its whole process tree (workers included)
+    and sums the CPU time (user + sys) of every process of that tree: each process's rusage reaches us when it is
+    waited for, by its parent or (once orphaned) by this subreaper process."""
     cmd = [sys.executable, "-m", "bench.throughput", "--_worker", kind, "--_pages", pages_dir, "--_out", out_dir, "--", *beam_args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        tree_peak = 0.0
-        while proc.poll() is None:
-            tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+        tree_peak, cpu, status, deadline = 0.0, 0.0, None, 0.0
+        while True:
+            tree_peak = max(tree_peak, tree_rss_mb(os.getpid(), include_root=False))
+            while True:  # reap whatever ended: the measured process and any orphans of its tree
+                try:
+                    pid, st, usage = os.wait4(-1, os.WNOHANG)
+                except ChildProcessError:
+                    pid = 0
+                if not pid:
+                    break
+                cpu += _cpu(usage)
+                if pid == proc.pid:
+                    status = st
+            if status is not None:
+                left = _children(os.getpid())
+                if not left:
+                    break
+                if time.monotonic() > deadline:  # orphans that outlived the run by a minute: end them, count them
+                    for pid in left:
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, 9)
+            else:
+                deadline = time.monotonic() + 60
             time.sleep(0.25)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -158,6 +205,7 @@ def measure(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> di
     shutil.rmtree(out_dir, ignore_errors=True)
     result = json.loads(stdout.strip().splitlines()[-1])
     result["tree_peak_mb"] = tree_peak
+    result["cpu_s"] = cpu - result.pop("setup_cpu_s")  # the timed part: without the interpreter's start and imports
     return result
 
 
@@ -188,6 +236,8 @@ def main(argv=None) -> int:
     if not pages:
         raise SystemExit(f"no pages found in {args.corpus}")
     n = len(pages)
+    if not become_subreaper():
+        print("note: not a child subreaper here: CPU time of worker processes nobody waits for is not counted", flush=True)
     with tempfile.TemporaryDirectory(prefix="newsbeam-bench-") as tmp:
         dirs = {"files": os.path.join(tmp, "files")}
         stage_files(pages, dirs["files"])
@@ -209,7 +259,7 @@ def main(argv=None) -> int:
             m = measure("trafilatura", dirs["files"], os.path.join(tmp, "out"), [])
             m["rate"] = n / m["seconds"]
             loops.append(m)
-            print(f"  {'trafilatura loop':<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s", flush=True)
+            print(f"  {'trafilatura loop':<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s  cpu {1000 * m['cpu_s'] / n:.1f} ms/page", flush=True)
             return m
 
         # The loop runs before and after every pipeline run: each run's ratio is to the mean of the two loops
@@ -223,24 +273,32 @@ def main(argv=None) -> int:
                 m["rate"] = n / m["seconds"]
                 after = loop()
                 m["ratio"] = m["rate"] / ((before["rate"] + after["rate"]) / 2)
+                m["cpu_ratio"] = ((before["cpu_s"] + after["cpu_s"]) / 2) / m["cpu_s"]
                 before = after
                 results[key].append(m)
                 print(f"  round {r + 1} {'pipeline ' + shape + ' workers ' + str(workers or 'auto'):<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s  "
-                      f"ratio {m['ratio']:.2f}  peak {m['peak_mb']:.0f} MB largest process, {m['tree_peak_mb']:.0f} MB all processes", flush=True)
+                      f"ratio {m['ratio']:.2f}  cpu {1000 * m['cpu_s'] / n:.1f} ms/page (cpu ratio {m['cpu_ratio']:.2f})  "
+                      f"peak {m['peak_mb']:.0f} MB largest process, {m['tree_peak_mb']:.0f} MB all processes", flush=True)
+    med = lambda got, field: statistics.median(m[field] for m in got)  # noqa: E731
     print()
-    print(f"{'':<34}{'pages/s':>9}{'ratio to loop':>15}{'peak MB, all processes':>24}{'outcome':>32}   (medians)")
-    print(f"{'trafilatura.extract(fast=True) loop':<34}{statistics.median(m['rate'] for m in loops):>9.1f}{'':>15}"
-          f"{statistics.median(m['tree_peak_mb'] for m in loops):>24.0f}{str(loops[0]['empty']) + ' empty outputs':>32}")
+    print("ratio: pages/s against the mean of the loop runs just before and after; cpu: user+sys seconds of the whole process")
+    print("tree (driver, workers, children) per page; cpu ratio: the loop's cpu per page over the pipeline's (what a ratio")
+    print("would be on idle cores with one worker); mem: peak resident memory of all processes against the first --workers")
+    print(f"{'':<34}{'pages/s':>9}{'ratio':>7}{'cpu ms/page':>13}{'cpu ratio':>11}{'peak MB':>9}{'mem':>7}{'outcome':>32}   (medians)")
+    print(f"{'trafilatura.extract(fast=True) loop':<34}{med(loops, 'rate'):>9.1f}{'':>7}{1000 * med(loops, 'cpu_s') / n:>13.1f}{'':>11}"
+          f"{med(loops, 'tree_peak_mb'):>9.0f}{'':>7}{str(loops[0]['empty']) + ' empty outputs':>32}")
     for key in runs:
         _, shape, workers = key
         got = results[key]
+        first = med(results[("pipeline", shape, args.workers[0])], "tree_peak_mb")
         outcome = f"{got[0]['articles']} articles + {got[0]['rejects']} rejects"
-        print(f"{'pipeline, ' + shape + ', workers ' + str(workers or 'auto'):<34}{statistics.median(m['rate'] for m in got):>9.1f}"
-              f"{statistics.median(m['ratio'] for m in got):>15.2f}{statistics.median(m['tree_peak_mb'] for m in got):>24.0f}{outcome:>32}")
+        print(f"{'pipeline, ' + shape + ', workers ' + str(workers or 'auto'):<34}{med(got, 'rate'):>9.1f}{med(got, 'ratio'):>7.2f}"
+              f"{1000 * med(got, 'cpu_s') / n:>13.1f}{med(got, 'cpu_ratio'):>11.2f}{med(got, 'tree_peak_mb'):>9.0f}"
+              f"{med(got, 'tree_peak_mb') / first:>6.2f}x{outcome:>32}")
     for shape in args.shapes:
         if len(args.workers) > 1:
-            base = statistics.median(m["ratio"] for m in results[("pipeline", shape, args.workers[0])])
-            rest = ", ".join(f"workers {w}: {statistics.median(m['ratio'] for m in results[('pipeline', shape, w)]) / base:.2f}x"
+            base = med(results[("pipeline", shape, args.workers[0])], "ratio")
+            rest = ", ".join(f"workers {w}: {med(results[('pipeline', shape, w)], 'ratio') / base:.2f}x"
                              for w in args.workers[1:])
             print(f"{shape}: against workers {args.workers[0] or 'auto'}, {rest} (ratio of ratios)")
     return 0

@@ -45,9 +45,122 @@ def is_local_default(options: PipelineOptions) -> bool:
     return direct.direct_running_mode in (None, "in_memory") and direct.direct_num_workers in (None, 1)
 
 
+# glibc gives every thread that allocates its own malloc arena (up to 8 per core); a worker runs bundles, gRPC
+# and the state cache on many threads, and the arenas hold freed memory apart. Two arenas per worker process
+# (and its cleaning child) keep its resident memory lower at no measurable CPU cost (docs/profile.md).
+WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
+# What a worker runs: Beam's SDK worker main, lightened as the driver is (see lighten_beam).
+_WORKER_MAIN = ("import sys; from pipeline.local import lighten_beam; lighten_beam(worker=True); "
+                "from apache_beam.runners.worker import sdk_worker_main; sdk_worker_main.main(sys.argv)")
+
+
 def worker_command(log_path: str) -> str:
-    """The shell command the runner starts per worker: Beam's SDK worker, stderr appended to `log_path`."""
-    return f"{shlex.quote(sys.executable)} -m apache_beam.runners.worker.sdk_worker_main 2>>{shlex.quote(log_path)}"
+    """The shell command the runner starts per worker: Beam's SDK worker (with WORKER_ENV, lightened by
+    lighten_beam), stderr appended to `log_path`."""
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in WORKER_ENV.items())
+    return f"{env} {shlex.quote(sys.executable)} -c {shlex.quote(_WORKER_MAIN)} 2>>{shlex.quote(log_path)}"
+
+
+def _spec_key(dofn):
+    """What a DoFn's state and timer specs depend on: its class, and for Map/FlatMap/Filter the wrapped callable;
+    None (not cached) for a DoFn with methods of its own instance."""
+    from apache_beam.transforms.core import CallableWrapperDoFn
+
+    if isinstance(dofn, CallableWrapperDoFn):
+        return type(dofn), dofn._fn
+    if any(callable(v) for v in vars(dofn).values()):
+        return None
+    return type(dofn), None
+
+
+def cache_dofn_specs() -> None:
+    """Remember Beam's `userstate.get_dofn_specs` per DoFn class (per wrapped callable for Map and kin).
+
+    Beam asks for a DoFn's state and timer specs several times per transform while the graph is built and
+    submitted, and again for every bundle; each time it runs `inspect.signature` over every method of the DoFn:
+    some 45,000 calls and 0.5 s of CPU per run of newsbeam's ~350 transforms (docs/profile.md). The specs come
+    from the methods' default arguments, which a class fixes; the answer is the same every time. Idempotent."""
+    from apache_beam.transforms import userstate
+
+    original = userstate.get_dofn_specs
+    if getattr(original, "newsbeam_cached", False):
+        return
+    cache: dict = {}
+
+    def get_dofn_specs(dofn):
+        try:
+            key = _spec_key(dofn)
+            hit = cache.get(key) if key is not None else None
+        except TypeError:  # an unhashable callable: not cached
+            key = hit = None
+        if hit is None:
+            hit = original(dofn)
+            if key is not None:
+                cache[key] = hit
+        states, timers = hit
+        return set(states), set(timers)
+
+    get_dofn_specs.newsbeam_cached = True
+    userstate.get_dofn_specs = get_dofn_specs
+
+
+def cache_option_views() -> None:
+    """Give each PipelineOptions object one view per options class instead of a new one per `view_as` call.
+
+    Beam calls `view_as` some 1,200 times per newsbeam run (three times per applied transform); each call
+    builds an argparse parser of every registered option (~150) and parses the flags again: about 0.6 s of CPU
+    per run. A view holds no values of its own (they live in the `_all_options` dict it shares with the object
+    it was made from), so one made earlier is the same view; it is made again if the flags or that dict were
+    replaced. Idempotent."""
+    import weakref
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    original = PipelineOptions.view_as
+    if getattr(original, "newsbeam_cached", False):
+        return
+    views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def view_as(self, cls):
+        try:
+            mine = views.setdefault(self, {})
+        except TypeError:
+            return original(self, cls)
+        view = mine.get(cls)
+        if view is None or view._flags is not self._flags or view._all_options is not self._all_options:
+            view = mine[cls] = original(self, cls)
+        return view
+
+    view_as.newsbeam_cached = True
+    view_as.__doc__ = original.__doc__
+    PipelineOptions.view_as = view_as
+
+
+def no_state_cache(worker: bool = False) -> None:
+    """Turn off the SDK harness's cross-bundle state cache (in this process's embedded worker, or, with `worker`,
+    in a worker process started by the runner).
+
+    The FnApiRunner gives each stage one bundle per worker and every side input a key of its own consumer, so
+    the cache is never read twice; but every value put in it is weighed with objsize, a walk over every object
+    of the side input (the document frequencies, the component maps, the learned templates): 1.5 s of a 23 s
+    profiled run on 300 pages, growing with the input. Without it a side input is read once per bundle, as it
+    was, and no worker keeps a copy of it after the bundle."""
+    if worker:
+        from apache_beam.runners.worker import sdk_worker_main
+
+        sdk_worker_main._get_state_cache_size_bytes = lambda options: 0
+    else:
+        from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+        worker_handlers.STATE_CACHE_SIZE_MB = 0
+
+
+def lighten_beam(worker: bool = False) -> None:
+    """What newsbeam changes in Beam's own work for its local runs (measurements in docs/profile.md): the DoFn spec
+    cache, one view per options class and no state cache. Nothing here changes what a pipeline computes."""
+    cache_dofn_specs()
+    cache_option_views()
+    no_state_cache(worker)
 
 
 def in_process_runner(options: PipelineOptions):
@@ -60,6 +173,7 @@ def in_process_runner(options: PipelineOptions):
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
+    lighten_beam()
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
     return fn_runner.FnApiRunner(provision_info=info)
@@ -71,6 +185,7 @@ def process_runner(options: PipelineOptions, workers: int, log_path: str):
     from apache_beam.transforms import environments
 
     options.view_as(DirectOptions).direct_num_workers = workers
+    lighten_beam()
     env = environments.SubprocessSDKEnvironment.from_command_string(command_string=worker_command(log_path))
     return FnApiRunner(default_environment=env)
 

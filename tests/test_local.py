@@ -155,3 +155,74 @@ def test_cli_with_workers_prints_no_worker_start_up_noise(tmp_path):
     assert "inputs          3  = 3 articles + 0 rejects" in res.stdout
     for noise in ("Discarding unparseable args", "semi_persistent_directory", "Logging handler created", "apitools", "direct_running_mode"):
         assert noise not in res.stderr, res.stderr
+
+
+def test_cached_dofn_specs_keep_beams_answers():
+    from apache_beam.coders import StrUtf8Coder
+    from apache_beam.transforms import userstate
+
+    class Buffered(beam.DoFn):
+        BUF = userstate.BagStateSpec("buf", StrUtf8Coder())
+
+        def process(self, kv, buf=beam.DoFn.StateParam(BUF)):
+            buf.add(kv[1])
+            yield kv[0], sorted(buf.read())
+
+    class Plain(beam.DoFn):
+        def process(self, x):
+            yield x
+
+    local.cache_dofn_specs()
+    local.cache_dofn_specs()  # idempotent: one cache, not a cache of a cache
+    assert getattr(userstate.get_dofn_specs, "newsbeam_cached", False)
+    for _ in range(2):  # the second answer comes from the cache
+        assert userstate.is_stateful_dofn(Buffered())
+        assert not userstate.is_stateful_dofn(Plain())
+        assert not userstate.is_stateful_dofn(beam.Map(len).fn)
+    states, _ = userstate.get_dofn_specs(Buffered())
+    assert [s.name for s in states] == ["buf"]
+    states.clear()  # callers get their own sets
+    assert userstate.get_dofn_specs(Buffered())[0]
+    # and a stateful DoFn still runs as one after the cache has answered for it
+    options = PipelineOptions([])
+    with beam.Pipeline(runner=local.in_process_runner(options), options=options) as p:
+        got = p | beam.Create([("k", "a"), ("k", "b")]) | beam.ParDo(Buffered())
+        from apache_beam.testing.util import assert_that, equal_to
+
+        assert_that(got | beam.Map(lambda kv: len(kv[1])), equal_to([1, 2]))
+
+
+def test_worker_command_sets_the_malloc_arenas_and_runs_beams_worker(tmp_path):
+    cmd = local.worker_command(str(tmp_path / "w.log"))
+    assert cmd.startswith("MALLOC_ARENA_MAX=2 ")
+    assert "sdk_worker_main" in cmd and "lighten_beam(worker=True)" in cmd and cmd.endswith(f"2>>{tmp_path / 'w.log'}")
+
+
+def test_option_views_are_made_once_and_stay_live():
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    local.cache_option_views()
+    local.cache_option_views()
+    options = PipelineOptions(["--direct_num_workers=3"])
+    direct = options.view_as(DirectOptions)
+    assert options.view_as(DirectOptions) is direct and direct.direct_num_workers == 3
+    direct.direct_num_workers = 5  # a change through one view is seen through every view, as in Beam
+    assert options.view_as(DirectOptions).direct_num_workers == 5
+    assert options.view_as(StandardOptions).view_as(DirectOptions).direct_num_workers == 5
+    assert PipelineOptions([]).view_as(DirectOptions).direct_num_workers in (None, 1)  # another object: its own views
+
+
+def test_lightened_runs_keep_side_inputs_right(tmp_path):
+    # No state cache: every bundle still reads its side inputs, in the driver and in worker processes.
+    local.lighten_beam()
+    for runner in ("in_process", "processes"):
+        options = PipelineOptions([])
+        r = local.in_process_runner(options) if runner == "in_process" else local.process_runner(options, 2, str(tmp_path / "w.log"))
+        out = tmp_path / f"out-{runner}"
+        with beam.Pipeline(runner=r, options=options) as p:
+            words = p | "Words" >> beam.Create(["a", "bb", "ccc", "dd"])
+            lengths = beam.pvalue.AsDict(words | "KeyByWord" >> beam.Map(lambda w: (w, len(w))))
+            total = beam.pvalue.AsSingleton(words | "Len" >> beam.Map(len) | "Sum" >> beam.CombineGlobally(sum))
+            (words | beam.Reshuffle() | beam.Map(lambda w, d, t: f"{w} {d[w]} {t}", lengths, total)
+             | beam.io.WriteToText(str(out), shard_name_template=""))
+        assert sorted(out.read_text().split("\n")[:-1]) == ["a 1 8", "bb 2 8", "ccc 3 8", "dd 2 8"]

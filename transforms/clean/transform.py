@@ -63,7 +63,7 @@ class RemoveLearnedTemplateFn(beam.DoFn):
     """
 
     def setup(self):
-        self._identifier = load_language_identifier()
+        self._identifier = None  # py3langid's model (0.6 s and 100 MB per process): loaded by the first article that needs it
 
     @one_record(Stage.EXTRACT, lambda article: (article.source_uri, article.input_id))
     def process(self, article: CleanArticle, learned: dict):
@@ -74,6 +74,8 @@ class RemoveLearnedTemplateFn(beam.DoFn):
             yield reject(article.source_uri, article.input_id, Stage.EXTRACT, Reason.EMPTY_AFTER_CLEANING, detail)
             return
         if article.language is None and article.text.strip():
+            if self._identifier is None:
+                self._identifier = load_language_identifier()
             language = detect_language(article.text, self._identifier)
             if language:
                 notes = f"{article.metadata_source};language=detected" if article.metadata_source else "language=detected"
