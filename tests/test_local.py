@@ -226,3 +226,16 @@ def test_lightened_runs_keep_side_inputs_right(tmp_path):
             (words | beam.Reshuffle() | beam.Map(lambda w, d, t: f"{w} {d[w]} {t}", lengths, total)
              | beam.io.WriteToText(str(out), shard_name_template=""))
         assert sorted(out.read_text().split("\n")[:-1]) == ["a 1 8", "bb 2 8", "ccc 3 8", "dd 2 8"]
+
+
+def test_plain_beam_switch_leaves_beam_untouched():
+    code = ("from apache_beam.transforms import userstate; from apache_beam.options.pipeline_options import PipelineOptions; "
+            "before = (userstate.get_dofn_specs, PipelineOptions.view_as); from pipeline.local import lighten_beam; "
+            "lighten_beam(); print((userstate.get_dofn_specs, PipelineOptions.view_as) == before)")
+    got = {}
+    for plain in ("1", "0"):
+        env = {**os.environ, "NEWSBEAM_PLAIN_BEAM": plain, "PYTHONPATH": str(ROOT)}
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        assert res.returncode == 0, res.stderr
+        got[plain] = res.stdout.strip().splitlines()[-1]
+    assert got == {"1": "True", "0": "False"}
