@@ -145,3 +145,70 @@ def test_pick_authors(authors, want):
 )
 def test_clean_site_is_a_publication_name(name, title, want):
     assert sd.clean_site(name, title) == want
+
+
+@pytest.mark.parametrize(
+    "authors, want",
+    [
+        ([("json_ld", ["The Courier"]), ("meta", ["Jana Feldmann"])], "Jana Feldmann"),
+        ([("json_ld", ["TC"]), ("meta", ["Jana Feldmann"])], "Jana Feldmann"),  # initials of "The Courier"
+        ([("meta", ["courier.example"]), ("markup", ["Jana Feldmann"])], "Jana Feldmann"),
+        ([("json_ld", ["Jana Feldmann", "The Courier"])], "Jana Feldmann, The Courier"),
+        ([("json_ld", ["The Courier"])], "The Courier"),
+        ([("meta", ["105092"]), ("markup", ["Jana Feldmann"])], "Jana Feldmann"),
+        ([("json_ld", ["Jana Feldmann, professor of history at the University of Ostrava, Courier.example"])],
+         "Jana Feldmann"),
+        ([("json_ld", ["Mara Quill, Tobias Reed and Jana Feldmann"])], "Mara Quill, Tobias Reed and Jana Feldmann"),
+        ([("markup", ["By Jana Feldmann", "(Image: Agency)"])], "Jana Feldmann"),
+    ],
+    ids=["site-name-loses-to-a-person", "site-initials", "host-name", "newsroom-beside-a-person",
+         "newsroom-alone-kept", "cms-user-number", "affiliation-cut", "three-names-kept", "label-and-credit"],
+)
+def test_pick_authors_prefers_a_person_to_the_publication(authors, want):
+    st = sd.Structured(authors=authors, sites=[("og", "The Courier")])
+    assert sd.pick_authors(st)[0] == want
+
+
+def test_json_ld_author_by_reference_and_by_name_parts():
+    tree = page(ld("""{"@graph": [
+        {"@type": "NewsArticle", "headline": "H", "author": [{"@id": "https://c.example/#/person/1"},
+                                                             {"@type": "Person", "givenName": "Tobias", "familyName": "Reed"}]},
+        {"@type": "Person", "@id": "https://c.example/#/person/1", "name": "Mara Quill"}]}"""))
+    assert sd.read_structured(tree).authors[0] == ("json_ld", ["Mara Quill", "Tobias Reed"])
+
+
+def test_any_meta_key_naming_an_author_is_read():
+    tree = page('<meta name="author" content="https://facebook.com/courier">'
+                '<meta name="dcsext.author" content="Jana Feldmann">')
+    assert sd.pick_authors(sd.read_structured(tree)) == ("Jana Feldmann", "meta")
+
+
+def test_markup_author_of_the_article_not_of_teasers():
+    body = ('<article itemscope itemtype="https://schema.org/NewsArticle"><h1>H</h1>'
+            '<span itemprop="author">Jana Feldmann</span><p>Text.</p></article>'
+            '<ul><li itemscope itemtype="https://schema.org/Article"><span itemprop="author">Mara Quill</span></li></ul>'
+            '<div><a rel="author" href="/a">Tobias Reed</a></div>')
+    st = sd.read_structured(page("", body))
+    assert sd.pick_authors(st) == ("Jana Feldmann", "markup")
+
+
+def test_several_author_links_are_teasers_not_a_byline():
+    body = "".join(f'<div><a rel="author" href="/{n}">{n} Roe</a></div>' for n in ("Ann", "Ben", "Cy"))
+    assert sd.markup_authors(page("", body)) == []
+
+
+def test_page_search_runs_only_without_structured_authors_and_keeps_names():
+    body = '<div class="byline"><span class="author">Von Eva Kirchner-Rätsch</span></div><p>Text.</p>'
+    assert sd.pick_authors(sd.read_structured(page("", body))) == ("Eva Kirchner-Rätsch", "page_search")
+    with_meta = sd.read_structured(page('<meta name="author" content="The Courier">', body))
+    assert sd.pick_authors(with_meta) == ("The Courier", "meta")
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [("Jana Feldmann", True), ("Ana de la Cruz", True), ("Eva Kirchner-Rätsch", True), ("松岡大地", True),
+     ("View Profile", False), ("Tim", False), ("posted by admin", False), ("Byron November 6", False)],
+    ids=str,
+)
+def test_looks_like_name(text, want):
+    assert sd.looks_like_name(text) is want
