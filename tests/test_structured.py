@@ -212,3 +212,31 @@ def test_page_search_runs_only_without_structured_authors_and_keeps_names():
 )
 def test_looks_like_name(text, want):
     assert sd.looks_like_name(text) is want
+
+
+@pytest.mark.parametrize(
+    "h1, html_title, want",
+    [
+        ('<a href="https://hypebot.example/hypebot/">hypebot</a>', "Troy Carter On Owning Fans - hypebot",
+         "Troy Carter On Owning Fans"),  # the h1 links to a section: the site's name
+        ("hypebot", "Troy Carter On Owning Fans - hypebot", "Troy Carter On Owning Fans"),  # a later part of <title>
+        ('<a href="/">dy/dan</a>', "dy/dan » 1,400 Rectangles", "1,400 Rectangles"),  # a home link first
+        ("OCT 24", "Synthetic Fuel Made From Air and Water", "Synthetic Fuel Made From Air and Water"),
+        ("Forgiving your enemies", "Forgiving your enemies — A Writer's Blog", "Forgiving your enemies"),
+        ('<a href="/2012/11/the-wrong-pickup/" rel="bookmark">The Wrong Pickup</a>', "Ranch Life | Ree Drummond",
+         "The Wrong Pickup"),  # a permalink: the h1 is the headline
+        ('<a href="/melaka-worth-a-visit/">Melaka Worth A Visit</a>', "Travel Blog", "Melaka Worth A Visit"),
+        ("Time To Begin", "John Roe's Search Blog", "Time To Begin"),  # no shared word, but not three times as long
+    ],
+    ids=["section-link", "later-part", "home-link-first", "no-shared-word", "headline-first", "permalink", "slug",
+         "short-title"],
+)
+def test_title_when_the_only_h1_is_the_site_name(h1, html_title, want):
+    st = sd.read_structured(page(f"<title>{html_title}</title>", f"<h1>{h1}</h1><p>Text.</p>"))
+    assert sd.pick_title(st, [])[0] == want
+
+
+def test_structured_title_wins_over_the_html_title():
+    st = sd.read_structured(page('<title>Other words - hypebot</title><meta property="og:title" content="Headline">',
+                                 "<h1>hypebot</h1>"))
+    assert sd.pick_title(st, []) == ("Headline", "og")

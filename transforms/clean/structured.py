@@ -13,6 +13,7 @@ import re
 import unicodedata
 import warnings
 from collections import Counter
+from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
 
@@ -173,6 +174,7 @@ class Structured:
 
     title_candidates: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, title)
     html_title: str | None = None
+    h1_home: bool | None = None  # the first <h1> links to the home page or a section (False: to a permalink)
     stamps: list[tuple[str, Stamp]] = dataclasses.field(default_factory=list)  # (source, stamp), best first
     authors: list[tuple[str, list[str]]] = dataclasses.field(default_factory=list)  # (source, names), best first
     sites: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, publication name)
@@ -235,6 +237,8 @@ def read_structured(tree) -> Structured:
         text = clean_value("".join(h1.itertext()))
         if text:
             out.title_candidates.append(("h1", text))
+        links = h1.findall(".//a[@href]")
+        out.h1_home = _links_home_or_section(links[0]) if len(links) == 1 else None
     node = tree.find(".//title")
     out.html_title = clean_value(node.text) if node is not None else None
     for key in _DATE_KEYS:
@@ -319,7 +323,62 @@ def pick_title(st: Structured, site_names: list[str]) -> tuple[str | None, str |
     if not votes:
         return None, None
     best = max(range(len(texts)), key=lambda i: (votes[texts[i]], -i))
+    if [src for src, _ in cands] == ["h1"] and st.html_title:
+        headline = _headline_beside_h1(st.html_title, texts[0], st.h1_home)
+        if headline:
+            return headline, SOURCE_HTML_TITLE
     return texts[best], cands[best][0]
+
+
+SOURCE_HTML_TITLE = "html_title"  # the page's <title>, when its only <h1> is the site's name
+TITLE_OVER_H1 = 3  # a <title> this many times as long as an <h1> it shares no word with holds the headline
+_TITLE_SEP = re.compile(r"\s+[-|–—:·»/]\s+|\s*[|｜]\s*")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _links_home_or_section(link) -> bool | None:
+    """True for a link to a site's home page or a section ("/", "/blog/"), False for an article's permalink
+    (rel=bookmark, a deeper path or a slug: "/2012/11/the-pickup/", "/the-wrong-pickup/"), None for no link."""
+    if link is None or not (link.get("href") or "").strip() or (link.get("href") or "").startswith("#"):
+        return None
+    if "bookmark" in (link.get("rel") or "").lower().split():
+        return False
+    segments = [seg for seg in urlsplit(link.get("href").strip()).path.split("/") if seg]
+    return not segments or len(segments) == 1 and not re.search(r"[-_.\d]", segments[0])
+
+
+def _headline_beside_h1(html_title: str, h1: str, h1_home: bool | None) -> str | None:
+    """The headline in <title> on a page whose only <h1> is the site's or a section's name (older layouts make the
+    logo the <h1>), else None. The <h1> is taken for such a name when it links to the home page or a section (an
+    <h1> linking to the article's own permalink is its headline), when it is a later part of the <title> ("Troy
+    Carter At Wired 2012 - hypebot": headlines come first), or when it shares no word with a <title> at least
+    TITLE_OVER_H1 times as long ("OCT 24" beside "Synthetic Fuel Made From Air and Water"). The headline is then
+    the <title> without that name."""
+    h1_words, title_words = _words(h1), _words(html_title)
+    if not h1_words or not title_words:
+        return None
+    if h1_home is False:
+        return None
+    site_like = bool(h1_home)
+    bounds = [0]
+    for m in _TITLE_SEP.finditer(html_title):
+        bounds += [m.start(), m.end()]
+    bounds.append(len(html_title))
+    parts = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+    for i, (start, end) in enumerate(parts):
+        if len(parts) > 1 and html_title[start:end].strip().casefold() == h1.casefold():
+            if i == 0 and not site_like:
+                return None  # "Headline | Site": the <h1> is the headline
+            rest = html_title[:parts[i - 1][1]] if i else html_title[parts[i + 1][0]:]
+            return rest.strip() or None
+    if site_like and h1.casefold() not in html_title.casefold():
+        return html_title
+    if not set(h1_words) & set(title_words) and len(title_words) >= TITLE_OVER_H1 * len(h1_words):
+        return html_title
+    return None
 
 
 def pick_stamp(stamps: list[tuple[str, Stamp]]) -> tuple[Stamp | None, str | None]:
