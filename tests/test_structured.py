@@ -240,3 +240,7 @@ def test_structured_title_wins_over_the_html_title():
     st = sd.read_structured(page('<title>Other words - hypebot</title><meta property="og:title" content="Headline">',
                                  "<h1>hypebot</h1>"))
     assert sd.pick_title(st, []) == ("Headline", "og")
+
+
+def test_markup_author_list_split_on_semicolons():
+    assert sd.markup_authors(page("", '<span itemprop="author">srf/hosb;kesm</span>')) == ["srf/hosb", "kesm"]

@@ -498,9 +498,9 @@ def markup_authors(tree) -> list[str]:
         inner = node.find(".//*[@itemprop='name']")
         text = (inner.get("content") or "".join(inner.itertext())) if inner is not None else \
             (node.get("content") or "".join(node.itertext()))
-        name = clean_value(text)
-        if name and len(name) <= 80 and name not in out:
-            out.append(name)
+        for name in (clean_value(part) for part in (text or "").split(";")):  # "srf/hosb;kesm": two names
+            if name and len(name) <= 80 and name not in out:
+                out.append(name)
     if not out:
         linked = {clean_value("".join(a.itertext())) for a in tree.xpath("//a[@rel='author']")} - {None}
         out = list(linked) if len(linked) == 1 and looks_like_name(next(iter(linked))) else []
