@@ -6,8 +6,9 @@ Gold is fundus's `meta/NAME.json` (title, authors list, publishing_date with the
     carries no time of day (midnight UTC, what a date-only source gives) counts on its own calendar day;
   * time: only pages whose gold has a time of day (not local midnight): the prediction is within 60 s (a gold
     without an offset, 18 fundus pages, is compared with the prediction's own wall-clock time);
-  * authors: the set of predicted names equals the gold's (NFKC, case-folded, whitespace collapsed; a
-    predicted string is split on `,` `;` `|` `&` ` and ` ` und `...); pages whose gold lists none are left out.
+  * authors: the set of predicted names equals the gold's (NFKC, case-folded, whitespace collapsed; the predicted
+    string and each gold name are split alike on `,` `;` `|` `/` `&` ` and ` ` und `...); pages whose gold lists
+    none are left out.
 """
 from __future__ import annotations
 
@@ -35,15 +36,10 @@ def norm_name(name: str) -> str:
 
 
 def author_set(value) -> frozenset[str]:
-    """Names of a predicted author string or list."""
-    parts = value if isinstance(value, (list, tuple)) else _NAME_SPLIT.split(value or "")
-    out = set()
-    for part in parts:
-        for p in ([part] if isinstance(value, (list, tuple)) else [part]):
-            n = norm_name(p)
-            if n:
-                out.add(n)
-    return frozenset(out)
+    """Names of a predicted author string or a gold list, both split the same way (a gold name that holds a
+    separator, "Le Figaro et AFP", matches the same string predicted)."""
+    parts = value if isinstance(value, (list, tuple)) else [value or ""]
+    return frozenset(n for part in parts for n in map(norm_name, _NAME_SPLIT.split(part or "")) if n)
 
 
 def load_meta(eval_dir: Path, set_name: str, ids) -> dict[str, dict]:

@@ -40,7 +40,8 @@ def build(p: beam.Pipeline, plan: RunPlan) -> None:
     and state file under the plan's staging folder (the driver commits them).
     """
     s, staging = plan.settings, plan.staging
-    read = p | "ReadArticles" >> ReadArticles(max_bytes=s.max_input_bytes, listing=staging.listing)
+    read = p | "ReadArticles" >> ReadArticles(max_bytes=s.max_input_bytes, listing=staging.listing,
+                                                  input_format=s.input_format)
     # (label, PCollection[RawArticle]) for each source of raw articles: "Files" are read where they are cleaned
     # (one-article files, parts of JSONL and WARC files), "Records" spread after reading (.jsonl.gz lines)
     sources = [("Files", read["files"]), ("Records", read["records"])]

@@ -10,6 +10,7 @@ from transforms.clean import CleanConfig
 from transforms.copies import CopyConfig
 from transforms.fetch import FetchConfig
 from transforms.read import DEFAULT_MAX_BYTES
+from transforms.read.formats import AUTO, FORMATS
 from transforms.stories import StoryConfig
 
 
@@ -30,8 +31,12 @@ class NewsbeamOptions(PipelineOptions):
             "Repeatable; several paths may follow one --input (as an unquoted glob expands). Reads .txt (raw "
             "text), .html/.htm (optionally .gz), .jsonl (optionally .gz; one article per line with any of id, "
             "url, title, text, html, published, source/site, language) and .warc (optionally .gz). Any other file "
-            "becomes a reject.",
+            "becomes a reject, unless --format names its kind.",
         )
+        add("--format", "--input_format", "--input-format", dest="input_format", choices=FORMATS, default=AUTO,
+            help="Kind of every --input file: text, html, jsonl or warc, whatever the file's extension (a name "
+            "ending in .gz is still read as gzipped); for files whose names say nothing, such as 'export.dat' or "
+            "'feed.json'. Default auto: by extension as listed under --input.")
         add("--output", default="out", help="Output directory for the articles, stories, rejects and runs tables (default: out).")
         add("--run_id", "--run-id", dest="run_id", default=None,
             help="Name of this run: letters, digits, '.', '_' and '-', at most 128, new in the output "

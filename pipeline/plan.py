@@ -97,6 +97,7 @@ class Settings:
     max_failed_share: float | None = None  # above it a run exits 4 (pipeline/status.py)
     refresh: bool = False  # request pages earlier runs ingested again
     poll_hints: bool = False  # skip feeds whose own hints say they are not due (follow mode)
+    input_format: str = "auto"  # the kind of every input file, or "auto": by extension (transforms/read/formats.py)
 
     @property
     def output(self) -> str:
@@ -131,7 +132,8 @@ def settings_from(options: PipelineOptions) -> Settings:
             r for _, r in compaction_markers(layout)}:
         raise UsageError(f"run {run_id!r} already exists in {output}: choose another --run_id")
     return Settings(run_id, started, layout, tuple(nb.inputs or ()), sources, clean, copies, stories, fetch_cfg,
-                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.max_failed_share, nb.refresh, nb.poll_hints)
+                    nb.max_input_bytes, not nb.standalone, nb.workers, nb.max_failed_share, nb.refresh, nb.poll_hints,
+                    nb.input_format)
 
 
 @dataclasses.dataclass(frozen=True)

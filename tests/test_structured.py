@@ -145,3 +145,102 @@ def test_pick_authors(authors, want):
 )
 def test_clean_site_is_a_publication_name(name, title, want):
     assert sd.clean_site(name, title) == want
+
+
+@pytest.mark.parametrize(
+    "authors, want",
+    [
+        ([("json_ld", ["The Courier"]), ("meta", ["Jana Feldmann"])], "Jana Feldmann"),
+        ([("json_ld", ["TC"]), ("meta", ["Jana Feldmann"])], "Jana Feldmann"),  # initials of "The Courier"
+        ([("meta", ["courier.example"]), ("markup", ["Jana Feldmann"])], "Jana Feldmann"),
+        ([("json_ld", ["Jana Feldmann", "The Courier"])], "Jana Feldmann, The Courier"),
+        ([("json_ld", ["The Courier"])], "The Courier"),
+        ([("meta", ["105092"]), ("markup", ["Jana Feldmann"])], "Jana Feldmann"),
+        ([("json_ld", ["Jana Feldmann, professor of history at the University of Ostrava, Courier.example"])],
+         "Jana Feldmann"),
+        ([("json_ld", ["Mara Quill, Tobias Reed and Jana Feldmann"])], "Mara Quill, Tobias Reed and Jana Feldmann"),
+        ([("markup", ["By Jana Feldmann", "(Image: Agency)"])], "Jana Feldmann"),
+    ],
+    ids=["site-name-loses-to-a-person", "site-initials", "host-name", "newsroom-beside-a-person",
+         "newsroom-alone-kept", "cms-user-number", "affiliation-cut", "three-names-kept", "label-and-credit"],
+)
+def test_pick_authors_prefers_a_person_to_the_publication(authors, want):
+    st = sd.Structured(authors=authors, sites=[("og", "The Courier")])
+    assert sd.pick_authors(st)[0] == want
+
+
+def test_json_ld_author_by_reference_and_by_name_parts():
+    tree = page(ld("""{"@graph": [
+        {"@type": "NewsArticle", "headline": "H", "author": [{"@id": "https://c.example/#/person/1"},
+                                                             {"@type": "Person", "givenName": "Tobias", "familyName": "Reed"}]},
+        {"@type": "Person", "@id": "https://c.example/#/person/1", "name": "Mara Quill"}]}"""))
+    assert sd.read_structured(tree).authors[0] == ("json_ld", ["Mara Quill", "Tobias Reed"])
+
+
+def test_any_meta_key_naming_an_author_is_read():
+    tree = page('<meta name="author" content="https://facebook.com/courier">'
+                '<meta name="dcsext.author" content="Jana Feldmann">')
+    assert sd.pick_authors(sd.read_structured(tree)) == ("Jana Feldmann", "meta")
+
+
+def test_markup_author_of_the_article_not_of_teasers():
+    body = ('<article itemscope itemtype="https://schema.org/NewsArticle"><h1>H</h1>'
+            '<span itemprop="author">Jana Feldmann</span><p>Text.</p></article>'
+            '<ul><li itemscope itemtype="https://schema.org/Article"><span itemprop="author">Mara Quill</span></li></ul>'
+            '<div><a rel="author" href="/a">Tobias Reed</a></div>')
+    st = sd.read_structured(page("", body))
+    assert sd.pick_authors(st) == ("Jana Feldmann", "markup")
+
+
+def test_several_author_links_are_teasers_not_a_byline():
+    body = "".join(f'<div><a rel="author" href="/{n}">{n} Roe</a></div>' for n in ("Ann", "Ben", "Cy"))
+    assert sd.markup_authors(page("", body)) == []
+
+
+def test_page_search_runs_only_without_structured_authors_and_keeps_names():
+    body = '<div class="byline"><span class="author">Von Eva Kirchner-Rätsch</span></div><p>Text.</p>'
+    assert sd.pick_authors(sd.read_structured(page("", body))) == ("Eva Kirchner-Rätsch", "page_search")
+    with_meta = sd.read_structured(page('<meta name="author" content="The Courier">', body))
+    assert sd.pick_authors(with_meta) == ("The Courier", "meta")
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [("Jana Feldmann", True), ("Ana de la Cruz", True), ("Eva Kirchner-Rätsch", True), ("松岡大地", True),
+     ("View Profile", False), ("Tim", False), ("posted by admin", False), ("Byron November 6", False)],
+    ids=str,
+)
+def test_looks_like_name(text, want):
+    assert sd.looks_like_name(text) is want
+
+
+@pytest.mark.parametrize(
+    "h1, html_title, want",
+    [
+        ('<a href="https://hypebot.example/hypebot/">hypebot</a>', "Troy Carter On Owning Fans - hypebot",
+         "Troy Carter On Owning Fans"),  # the h1 links to a section: the site's name
+        ("hypebot", "Troy Carter On Owning Fans - hypebot", "Troy Carter On Owning Fans"),  # a later part of <title>
+        ('<a href="/">dy/dan</a>', "dy/dan » 1,400 Rectangles", "1,400 Rectangles"),  # a home link first
+        ("OCT 24", "Synthetic Fuel Made From Air and Water", "Synthetic Fuel Made From Air and Water"),
+        ("Forgiving your enemies", "Forgiving your enemies — A Writer's Blog", "Forgiving your enemies"),
+        ('<a href="/2012/11/the-wrong-pickup/" rel="bookmark">The Wrong Pickup</a>', "Ranch Life | Ree Drummond",
+         "The Wrong Pickup"),  # a permalink: the h1 is the headline
+        ('<a href="/melaka-worth-a-visit/">Melaka Worth A Visit</a>', "Travel Blog", "Melaka Worth A Visit"),
+        ("Time To Begin", "John Roe's Search Blog", "Time To Begin"),  # no shared word, but not three times as long
+    ],
+    ids=["section-link", "later-part", "home-link-first", "no-shared-word", "headline-first", "permalink", "slug",
+         "short-title"],
+)
+def test_title_when_the_only_h1_is_the_site_name(h1, html_title, want):
+    st = sd.read_structured(page(f"<title>{html_title}</title>", f"<h1>{h1}</h1><p>Text.</p>"))
+    assert sd.pick_title(st, [])[0] == want
+
+
+def test_structured_title_wins_over_the_html_title():
+    st = sd.read_structured(page('<title>Other words - hypebot</title><meta property="og:title" content="Headline">',
+                                 "<h1>hypebot</h1>"))
+    assert sd.pick_title(st, []) == ("Headline", "og")
+
+
+def test_markup_author_list_split_on_semicolons():
+    assert sd.markup_authors(page("", '<span itemprop="author">srf/hosb;kesm</span>')) == ["srf/hosb", "kesm"]

@@ -13,6 +13,7 @@ import re
 import unicodedata
 import warnings
 from collections import Counter
+from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
 
@@ -119,15 +120,21 @@ def _name(value) -> str | None:
     if isinstance(value, list):
         return _name(value[0]) if value else None
     if isinstance(value, dict):
+        if "name" not in value and isinstance(value.get("familyName"), str):  # a Person by its name parts
+            return clean_value(f"{value.get('givenName') or ''} {value['familyName']}")
         return _name(value.get("name"))
     return clean_value(value)
 
 
-def person_names(value) -> list[str]:
-    """Names of a JSON-LD `author`: strings or Person objects; organisations and URLs are not names."""
+def person_names(value, ids: dict[str, dict] | None = None) -> list[str]:
+    """Names of a JSON-LD `author`: strings, Person objects (by `name`, or `givenName` and `familyName`) or
+    `{"@id": ...}` references to an object elsewhere on the page (what WordPress SEO plugins write); URLs are not
+    names."""
     items = value if isinstance(value, list) else [value]
     out: list[str] = []
     for item in items:
+        if isinstance(item, dict) and "name" not in item and ids and isinstance(item.get("@id"), str):
+            item = ids.get(item["@id"], item)
         name = _name(item)
         if name and not re.match(r"^(https?:|www\.)", name, re.I) and name not in out:
             out.append(name)
@@ -167,6 +174,7 @@ class Structured:
 
     title_candidates: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, title)
     html_title: str | None = None
+    h1_home: bool | None = None  # the first <h1> links to the home page or a section (False: to a permalink)
     stamps: list[tuple[str, Stamp]] = dataclasses.field(default_factory=list)  # (source, stamp), best first
     authors: list[tuple[str, list[str]]] = dataclasses.field(default_factory=list)  # (source, names), best first
     sites: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (source, publication name)
@@ -179,12 +187,23 @@ class Structured:
 _DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished", "date", "pubdate",
               "publishdate", "publish-date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.date",
               "parsely-pub-date", "sailthru.date", "citation_publication_date")
-_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "byl")
+_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "cxenseparse:author",
+                "byl")
+# In-page author markup: schema.org microdata and author links. trafilatura's wider search of the page (class and
+# id names such as "byline") runs only when neither these nor the structured data name a person.
+_ARTICLE_ITEMTYPE = re.compile(r"Article|Posting|Report", re.I)
+# Author links inside these are other articles' (teaser lists, related links, footers).
+_TEASER_TAGS = frozenset({"aside", "footer", "nav", "li"})
+# More author links than this outside teasers are a list of other articles' authors, not a byline.
+MAX_MARKUP_AUTHORS = 5
+SOURCE_MARKUP = "markup"  # itemprop=author / rel=author
+SOURCE_PAGE_SEARCH = "page_search"  # trafilatura's in-page author search
 
 
 def read_structured(tree) -> Structured:
     """The page's JSON-LD article object and meta tags, as candidates per field."""
     objs = json_ld_objects(tree)
+    ids = {obj["@id"]: obj for obj in objs if isinstance(obj.get("@id"), str) and len(obj) > 1}
     art = article_object(objs)
     meta = meta_tags(tree)
     out = Structured()
@@ -198,7 +217,7 @@ def read_structured(tree) -> Structured:
             if stamp:
                 out.stamps.append(("json_ld", stamp))
                 break
-        names = person_names(art.get("author"))
+        names = person_names(art.get("author"), ids)
         if names:
             out.authors.append(("json_ld", names))
         publisher = _name(art.get("publisher"))
@@ -218,6 +237,8 @@ def read_structured(tree) -> Structured:
         text = clean_value("".join(h1.itertext()))
         if text:
             out.title_candidates.append(("h1", text))
+        links = h1.findall(".//a[@href]")
+        out.h1_home = _links_home_or_section(links[0]) if len(links) == 1 else None
     node = tree.find(".//title")
     out.html_title = clean_value(node.text) if node is not None else None
     for key in _DATE_KEYS:
@@ -227,9 +248,11 @@ def read_structured(tree) -> Structured:
     modified = parse_stamp(art.get("dateModified")) if art is not None and isinstance(art.get("dateModified"), str) else None
     if modified:
         out.stamps.append(("json_ld_modified", modified))
-    for key in _AUTHOR_KEYS:
+    # The known keys first, then any other key that names an author ("dcsext.author", "articleauthor").
+    keys = list(_AUTHOR_KEYS) + [k for k in meta if k.endswith("author") and k not in _AUTHOR_KEYS]
+    for key in keys:
         value = clean_value(meta.get(key))
-        if value and not re.match(r"^(https?:|www\.)", value, re.I):
+        if value and _clean_names([value]):
             out.authors.append(("meta", [value]))
             break
     if clean_value(meta.get("og:site_name")):
@@ -238,6 +261,13 @@ def read_structured(tree) -> Structured:
         if _types(obj) & ORGANISATION_TYPES and _name(obj):
             out.sites.append(("json_ld_organization", _name(obj)))
             break
+    names = markup_authors(tree)
+    if names:
+        out.authors.append((SOURCE_MARKUP, names))
+    if not out.authors:
+        names = page_search_authors(tree)
+        if names:
+            out.authors.append((SOURCE_PAGE_SEARCH, names))
     if not out.url:
         node = tree.find(".//link[@rel='canonical']")
         href = node.get("href") if node is not None else None
@@ -293,7 +323,62 @@ def pick_title(st: Structured, site_names: list[str]) -> tuple[str | None, str |
     if not votes:
         return None, None
     best = max(range(len(texts)), key=lambda i: (votes[texts[i]], -i))
+    if [src for src, _ in cands] == ["h1"] and st.html_title:
+        headline = _headline_beside_h1(st.html_title, texts[0], st.h1_home)
+        if headline:
+            return headline, SOURCE_HTML_TITLE
     return texts[best], cands[best][0]
+
+
+SOURCE_HTML_TITLE = "html_title"  # the page's <title>, when its only <h1> is the site's name
+TITLE_OVER_H1 = 3  # a <title> this many times as long as an <h1> it shares no word with holds the headline
+_TITLE_SEP = re.compile(r"\s+[-|–—:·»/]\s+|\s*[|｜]\s*")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _links_home_or_section(link) -> bool | None:
+    """True for a link to a site's home page or a section ("/", "/blog/"), False for an article's permalink
+    (rel=bookmark, a deeper path or a slug: "/2012/11/the-pickup/", "/the-wrong-pickup/"), None for no link."""
+    if link is None or not (link.get("href") or "").strip() or (link.get("href") or "").startswith("#"):
+        return None
+    if "bookmark" in (link.get("rel") or "").lower().split():
+        return False
+    segments = [seg for seg in urlsplit(link.get("href").strip()).path.split("/") if seg]
+    return not segments or len(segments) == 1 and not re.search(r"[-_.\d]", segments[0])
+
+
+def _headline_beside_h1(html_title: str, h1: str, h1_home: bool | None) -> str | None:
+    """The headline in <title> on a page whose only <h1> is the site's or a section's name (older layouts make the
+    logo the <h1>), else None. The <h1> is taken for such a name when it links to the home page or a section (an
+    <h1> linking to the article's own permalink is its headline), when it is a later part of the <title> ("Troy
+    Carter At Wired 2012 - hypebot": headlines come first), or when it shares no word with a <title> at least
+    TITLE_OVER_H1 times as long ("OCT 24" beside "Synthetic Fuel Made From Air and Water"). The headline is then
+    the <title> without that name."""
+    h1_words, title_words = _words(h1), _words(html_title)
+    if not h1_words or not title_words:
+        return None
+    if h1_home is False:
+        return None
+    site_like = bool(h1_home)
+    bounds = [0]
+    for m in _TITLE_SEP.finditer(html_title):
+        bounds += [m.start(), m.end()]
+    bounds.append(len(html_title))
+    parts = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+    for i, (start, end) in enumerate(parts):
+        if len(parts) > 1 and html_title[start:end].strip().casefold() == h1.casefold():
+            if i == 0 and not site_like:
+                return None  # "Headline | Site": the <h1> is the headline
+            rest = html_title[:parts[i - 1][1]] if i else html_title[parts[i + 1][0]:]
+            return rest.strip() or None
+    if site_like and h1.casefold() not in html_title.casefold():
+        return html_title
+    if not set(h1_words) & set(title_words) and len(title_words) >= TITLE_OVER_H1 * len(h1_words):
+        return html_title
+    return None
 
 
 def pick_stamp(stamps: list[tuple[str, Stamp]]) -> tuple[Stamp | None, str | None]:
@@ -325,19 +410,134 @@ _STAFF_CODE = re.compile(r"\s*\([^()\s]{1,6}\.?\)\s*$")
 _URLISH = re.compile(r"^(https?:|www\.)", re.I)
 
 
+# A label before the names ("By Jane Smith", "Autor: ..."); the scorer's and most readers' idea of a name has none.
+_BYLINE_LABEL = re.compile(r"^(?:by|von|par|por|door|autor|autorin|author|text|texte|texto)\b\s*:?\s+", re.I)
+# A host name ("mdr.de", "www.dw.com", "ntv.com.tr"): a site credited as author, not a person.
+_HOSTNAME = re.compile(r"(?:^|[\s(])(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?=$|[\s),;])", re.I)
+
+
+# A comma-separated part of an author string longer than this is a description (job, affiliation), not a name.
+MAX_NAME_WORDS = 4
+_CONJUNCTION = re.compile(r"\s(?:and|und|et|y|e|i|og|och|en|ve|&)\s", re.I)  # "Sarah Roe and Tanya Zack" is two names
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"\W+", "", unicodedata.normalize("NFKC", name).casefold())
+
+
+def _is_organisation(name: str, st: Structured) -> bool:
+    """True for an author that is the publication or a site: the site's name or its initials ("LTO" for "Legal
+    Tribune Online"), or a host name. (A JSON-LD @type Organization is not trusted: pages type their reporters
+    so.)"""
+    if _HOSTNAME.search(name):
+        return True
+    key = _squash(name)
+    for _, site in st.sites:
+        words = re.findall(r"\w+", site)
+        site_key = _squash(site)
+        if key and (key == site_key or key == _squash(re.sub(r"\.\w+$", "", site))
+                    or len(words) > 1 and key == "".join(w[0] for w in words).casefold()):
+            return True
+    return False
+
+
+def _clean_names(names: list[str]) -> list[str]:
+    """Names without labels, staff codes, e-mail addresses, URLs, numbers (a CMS user id) and repeats."""
+    out = []
+    for name in names:
+        name = _STAFF_CODE.sub("", _BYLINE_LABEL.sub("", name.strip())).strip(" ,;:")
+        parts = name.split(", ")
+        for i, part in enumerate(parts[1:], 1):  # "Jane Roe, professor of history at ..., Site.lt": the name
+            if len(_CONJUNCTION.sub(" ", part).split()) > MAX_NAME_WORDS or _HOSTNAME.search(part):
+                name = ", ".join(parts[:i])
+                break
+        if not name or _EMAIL.search(name) or _URLISH.match(name) or not re.search(r"[^\W\d_]", name) \
+                or name.startswith("("):  # "(Image: Getty Images)": a credit, not a name
+            continue
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _people(names: list[str], st: Structured) -> list[str]:
+    return [n for n in _clean_names(names) if not _is_organisation(n, st)]
+
+
 def pick_authors(st: Structured) -> tuple[str | None, str | None]:
-    """(authors joined by ", ", source): the first source that names any. Names are kept as the page declares
-    them (a newsroom or agency credited as author included); e-mail addresses and URLs are not names, and a
-    short staff code after a name is dropped."""
+    """(authors joined by ", ", source): the first source that names a person, with all the names it gives (an
+    agency or the newsroom credited beside a person included); else the first source that names anyone, so a
+    publication credited as the only author is kept. Labels ("By"), e-mail addresses, URLs, CMS user numbers and
+    a short staff code after a name are dropped."""
     for source, names in st.authors:
-        people = []
-        for name in names:
-            name = _STAFF_CODE.sub("", name).strip()
-            if name and not _EMAIL.search(name) and not _URLISH.match(name) and name not in people:
-                people.append(name)
-        if people:
-            return ", ".join(people), source
+        if _people(names, st):
+            return ", ".join(_clean_names(names)), source
+    for source, names in st.authors:
+        names = _clean_names(names)
+        if names:
+            return ", ".join(names), source
     return None, None
+
+
+def _in_article_item(node) -> bool:
+    """False for microdata of another item (a teaser's Article inside a list, a comment's Person)."""
+    for anc in node.iterancestors():
+        if anc.tag in _TEASER_TAGS:
+            return False
+        if anc.get("itemscope") is not None:
+            return bool(_ARTICLE_ITEMTYPE.search(anc.get("itemtype") or "Article"))
+    return True
+
+
+def markup_authors(tree) -> list[str]:
+    """Names in the page's author markup: itemprop=author of the article's microdata item (its name, content or
+    text), else a rel=author link when the page has only one author so linked (several are teasers' authors)."""
+    out: list[str] = []
+    for node in tree.xpath("//*[@itemprop='author']"):
+        if not _in_article_item(node):
+            continue
+        inner = node.find(".//*[@itemprop='name']")
+        text = (inner.get("content") or "".join(inner.itertext())) if inner is not None else \
+            (node.get("content") or "".join(node.itertext()))
+        for name in (clean_value(part) for part in (text or "").split(";")):  # "srf/hosb;kesm": two names
+            if name and len(name) <= 80 and name not in out:
+                out.append(name)
+    if not out:
+        linked = {clean_value("".join(a.itertext())) for a in tree.xpath("//a[@rel='author']")} - {None}
+        out = list(linked) if len(linked) == 1 and looks_like_name(next(iter(linked))) else []
+    return out if len(out) <= MAX_MARKUP_AUTHORS else []
+
+
+# A personal name as a byline found by class names gives it: 2 to 5 words, each capitalised (particles such as
+# "de", "van", "bin" allowed), letters, hyphens, apostrophes and dots only.
+_NAME_WORD = re.compile(r"^(?:[^\W\d_][^\W\d_'’.-]*(?:[-'’.][^\W\d_]*)*\.?)$")
+# Link labels and widgets that author-classed elements hold instead of a name.
+_UI_WORDS = re.compile(r"\b(?:view|profile|about|contact|posted|reblogged|comments?|share|follow|more|authors?|"
+                       r"name)\b", re.I)
+_PARTICLES = frozenset({"de", "da", "del", "der", "den", "di", "du", "la", "le", "van", "von", "bin", "al", "el",
+                        "y", "e", "dos", "das", "ter", "zu"})
+
+
+def looks_like_name(text: str) -> bool:
+    """True for "Jane Roe", "Ana de la Cruz", "Eva Kirchner-Rätsch"; False for "View Profile"-like one-word or
+    lower-case phrases, digits and scripts without capitals are judged by length only (2 to 40 characters)."""
+    words = text.split()
+    if _UI_WORDS.search(text):
+        return False
+    if not any(ch.isupper() or ch.islower() for ch in text):  # CJK, Arabic script, ...: no case to judge
+        return 2 <= len(text) <= 40
+    if not 2 <= len(words) <= 5 or not all(_NAME_WORD.match(w) for w in words):
+        return False
+    return all(w[0].isupper() or w in _PARTICLES for w in words)
+
+
+def page_search_authors(tree) -> list[str]:
+    """trafilatura's search of the page for a byline (author class and id names), split into names; only the
+    parts that look like a personal name are kept (its finds include "View Profile" and section names)."""
+    from trafilatura.metadata import extract_author
+
+    found = extract_author(tree)
+    names = [_BYLINE_LABEL.sub("", n.strip()) for n in (found or "").split(";")]
+    return [n for n in names if n and looks_like_name(n)]
 
 
 # Longest publication name kept; a longer og:site_name is a page title or a slogan.

@@ -15,7 +15,7 @@ from apache_beam.metrics import Metrics
 from schemas.records import RawArticle
 from schemas.rejects import Reason, Reject, RejectError, Stage
 from transforms.read.files import DEFAULT_MAX_BYTES, parse_file
-from transforms.read.formats import JSONL, SUPPORTED, WARC, detect_format
+from transforms.read.formats import AUTO, JSONL, SUPPORTED, WARC, check_format, detect_format
 from transforms.read.jsonl import bounded_lines, iter_jsonl
 from transforms.read.parts import DEFAULT_PART_BYTES, FilePart, line_ranges, range_lines, warc_ranges
 from transforms.read.warc import Skipped, iter_warc
@@ -35,14 +35,15 @@ class SplitInputFileFn(beam.DoFn):
     whole part, so its reader rejects it. `read.file_parts` counts parts.
     """
 
-    def __init__(self, part_bytes: int = DEFAULT_PART_BYTES):
+    def __init__(self, part_bytes: int = DEFAULT_PART_BYTES, input_format: str = AUTO):
         if part_bytes < 1:
             raise ValueError("part_bytes must be >= 1")
         self.part_bytes = part_bytes
+        self.input_format = check_format(input_format)
         self.parts = Metrics.counter(Stage.READ.value, "file_parts")
 
     def process(self, path: str):
-        kind, gz = detect_format(path)
+        kind, gz = detect_format(path, self.input_format)
         parts = []
         if (kind == JSONL and not gz) or kind == WARC:
             try:
@@ -73,8 +74,9 @@ class ParseInputFileFn(beam.DoFn):
     `read.files` counts files, `read.records` articles and `read.rejected_<reason>` rejects.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, input_format: str = AUTO):
         self.max_bytes = max_bytes
+        self.input_format = check_format(input_format)  # AUTO: by file name (formats.detect_format)
         self.files = Metrics.counter(Stage.READ.value, "files")
         self.records = Metrics.counter(Stage.READ.value, "records")
 
@@ -90,7 +92,7 @@ class ParseInputFileFn(beam.DoFn):
 
     def _read(self, part: FilePart):
         path = part.path
-        kind, gz = detect_format(path)
+        kind, gz = detect_format(path, self.input_format)
         if kind is None:
             yield reject(path, None, Stage.READ, Reason.UNSUPPORTED_FORMAT, SUPPORTED)
             return
@@ -149,10 +151,11 @@ class ReadArticles(beam.PTransform):
     """
 
     def __init__(self, patterns: list[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES, listing: str | None = None,
-                 part_bytes: int = DEFAULT_PART_BYTES):
+                 part_bytes: int = DEFAULT_PART_BYTES, input_format: str = AUTO):
         """Read the files `patterns` match, or those named in `listing`: a JSON Lines file of {"path": ...}
         objects (the run's file list, written by the driver; no pattern matching, so any file name works).
-        Plain .jsonl files larger than `part_bytes` are read in parts of about that size by several workers."""
+        Plain .jsonl files larger than `part_bytes` are read in parts of about that size by several workers.
+        `input_format` ('text', 'html', 'jsonl', 'warc') reads every file as that kind; 'auto' by extension."""
         super().__init__()
         if (patterns is None) == (listing is None):
             raise ValueError("give either patterns or a listing")
@@ -162,6 +165,7 @@ class ReadArticles(beam.PTransform):
         if part_bytes < 1:
             raise ValueError("part_bytes must be >= 1")
         self.part_bytes = part_bytes
+        self.input_format = check_format(input_format)
 
     def expand(self, pbegin):
         if self.listing is not None:
@@ -183,10 +187,10 @@ class ReadArticles(beam.PTransform):
         # read and cleaned by all of them and its HTML never crosses a shuffle.
         parts = (
             paths
-            | "SplitLargeFiles" >> beam.ParDo(SplitInputFileFn(self.part_bytes))
+            | "SplitLargeFiles" >> beam.ParDo(SplitInputFileFn(self.part_bytes, self.input_format))
             | "SpreadFileParts" >> beam.Reshuffle()
         )
-        parsed = parts | "ParseFiles" >> beam.ParDo(ParseInputFileFn(self.max_bytes)).with_outputs(
+        parsed = parts | "ParseFiles" >> beam.ParDo(ParseInputFileFn(self.max_bytes, self.input_format)).with_outputs(
             REJECTS, MULTI_RECORD_FILE_RECORDS, main=PART_ARTICLES
         )
         # The articles of parts go straight on and are cleaned in the same fused step (no shuffle, nor a
