@@ -1,7 +1,7 @@
 """The `runs.options` column: the options the user gave and newsbeam's effective settings, as one JSON object.
 
     {"given":    the command-line options as the user gave them (newsbeam's and Beam's, defaults left out),
-     "newsbeam": the settings the run used: output, inputs and sources, incremental or not, worker processes,
+     "newsbeam": the settings the run used: output, inputs, their format and the sources, incremental or not, worker processes,
                  input size cap and the clean / copies / stories (and, when fetching, fetch) configs in full,
      "runner":   the Beam runner}
 
@@ -33,6 +33,7 @@ def effective_settings(plan: RunPlan) -> dict:
         "run_id": s.run_id,
         "output": s.output,
         "inputs": list(s.inputs),
+        "input_format": s.input_format,
         "feeds": list(s.sources.feeds),
         "urls": list(s.sources.urls),
         "sitemaps": list(s.sources.sitemaps),

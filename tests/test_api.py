@@ -71,7 +71,7 @@ def test_runs_options_keep_what_was_given_and_the_effective_settings(seeds_outpu
     assert set(options) == {"given", "newsbeam", "runner"}
     assert options["given"] == {"inputs": [str(ROOT / "seeds")], "output": out, "workers": 1}
     settings = options["newsbeam"]
-    assert settings["worker_processes"] == 1 and settings["copies"]["threshold"] == 0.7
+    assert settings["worker_processes"] == 1 and settings["copies"]["threshold"] == 0.7 and settings["input_format"] == "auto"
     assert {"clean", "copies", "stories"} <= set(settings) and "fetch" not in settings  # no fetching, no fetch config
     assert len(row["options"]) < 2500  # was 5.6 KB of Beam's defaults
     assert "beam_services" not in row["options"] and "sdk_location" not in row["options"]
