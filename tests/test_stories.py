@@ -42,6 +42,7 @@ from transforms.stories.continuation import (
     story_label,
 )
 from transforms.stories.linkage import average_linkage, group_similarity
+from transforms.stories.terms import term_id
 from transforms.stories.vectors import ArticleVector, DocFreq, cosine, term_counts, tfidf_vector
 
 CFG = StoryConfig()
@@ -53,9 +54,7 @@ T0 = dt.datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
 # ------------------------------------------------------------------------------------------
 
 def _h(word):
-    import xxhash
-
-    return xxhash.xxh32_intdigest(word.encode()) & ((1 << CFG.vocab_bits) - 1)
+    return term_id(word, CFG)
 
 
 def test_term_counts_views():

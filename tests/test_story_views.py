@@ -26,7 +26,7 @@ from transforms.stories.dense import (
     time_closeness,
     wants_dense,
 )
-from transforms.stories.terms import fold, headline_language, lemmatiser, strip_clitic, term_counts
+from transforms.stories.terms import fold, headline_language, lemmatiser, strip_clitic, term_counts, term_id
 from transforms.stories.vectors import article_terms
 
 CFG = StoryConfig()
@@ -34,9 +34,7 @@ T0 = dt.datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
 
 
 def _h(word):
-    import xxhash
-
-    return xxhash.xxh32_intdigest(word.encode()) & ((1 << CFG.vocab_bits) - 1)
+    return term_id(word, CFG)
 
 
 # ------------------------------------------------------------------------------------------

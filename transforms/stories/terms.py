@@ -68,6 +68,11 @@ def lemmatiser(language: str | None):
     return functools.partial(simplemma.lemmatize, lang=language)
 
 
+def term_id(term: str, cfg: StoryConfig = StoryConfig()) -> int:
+    """The hashed vocabulary index of a normalised term (what term_counts counts it under)."""
+    return xxhash.xxh32_intdigest(term.encode("utf-8")) & ((1 << cfg.vocab_bits) - 1)
+
+
 def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig(), language: str | None = None) -> tuple[Counter, Counter]:
     """Hashed term frequencies of an article, two views: all words (titles and names weigh more) and names only.
 
@@ -79,7 +84,6 @@ def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig(), 
     headline every word counts as a name); names are folded, not lemmatised differently per language, so
     the same name is one term in every language.
     """
-    mask = (1 << cfg.vocab_bits) - 1
     counts: Counter = Counter()
     names: Counter = Counter()
     lemma = lemmatiser(language)
@@ -104,7 +108,7 @@ def term_counts(title: str | None, text: str, cfg: StoryConfig = StoryConfig(), 
                 sentence_start = m.group(0).endswith(".")
                 continue
             w = weight
-            term = xxhash.xxh32_intdigest(low.encode("utf-8")) & mask
+            term = term_id(low, cfg)
             if tok[:1].isupper() and not sentence_start:
                 w *= cfg.entity_weight
                 names[term] += weight
