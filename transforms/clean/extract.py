@@ -11,6 +11,7 @@ from schemas.rejects import Reason, RejectError
 from transforms.clean import structured
 from transforms.clean.agreement import agreement, coverage, fuller_body, paragraph_groups, pick_reference, shingle_bag
 from transforms.clean.config import CleanConfig
+from transforms.clean.edges import cut_edges
 from transforms.clean.headings import byline_author
 from transforms.clean.html_audit import left_out, page_blocks
 from transforms.clean.prune import flatten_ruby
@@ -172,8 +173,9 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     text = _main_text(tree, html, url, ex, cfg)
     if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
+    text, cut = cut_edges(text, ex.title)  # a paywall box at the end, a bare date line at either end
     ex.text = text
-    ex.left_out = left_out(blocks, text)
+    ex.left_out = left_out(blocks, text) + cut
     byline = structured.byline_in_text(ex.bold_names, split_lines(text)) if ex.bold_names else None
     if byline:  # the page credits no person, and its text opens or ends with a bold name paragraph
         ex.author, ex.sources["author"] = byline, SOURCE_BYLINE
