@@ -40,8 +40,11 @@ def cut_edges(text: str, title: str | None = None) -> tuple[str, list[tuple[str,
     remove later) or the last line is cut. Blank lines go."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     cut: list[tuple[str, str]] = []
-    for i in range(1, len(lines)):
-        if is_paywall_notice(lines[i]) and all(len(rest) <= MAX_BOX_LINE_CHARS for rest in lines[i + 1:]):
+    box = len(lines)  # the run of short lines that ends the text; the notice opens it or stands just above it
+    while box > 1 and len(lines[box - 1]) <= MAX_BOX_LINE_CHARS:
+        box -= 1
+    for i in range(max(1, box - 1), len(lines)):
+        if is_paywall_notice(lines[i]):
             cut += [(RULE_PAYWALL, line) for line in lines[i:]]
             lines = lines[:i]
             break
