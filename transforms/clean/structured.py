@@ -135,7 +135,7 @@ def is_admin_account(url) -> bool:
     return isinstance(url, str) and bool(_ADMIN_ACCOUNT.search(url.strip()))
 
 
-def account_names(value, ids: dict[str, dict] | None, tree) -> set[str]:
+def account_names(value, ids: dict[str, dict] | None, tree=None) -> set[str]:
     """Names the page gives its CMS administrator account (a JSON-LD author or an author link whose profile is
     `/author/admin/`): the site posting, counted as the publication, not a person."""
     out = set()
@@ -144,7 +144,7 @@ def account_names(value, ids: dict[str, dict] | None, tree) -> set[str]:
             item = ids.get(item["@id"], item)
         if isinstance(item, dict) and any(is_admin_account(item.get(k)) for k in ("@id", "url")):
             out.update(person_names(item))
-    for a in tree.xpath("//a[@rel='author']"):
+    for a in tree.xpath("//a[@rel='author']") if tree is not None else ():
         if is_admin_account(a.get("href")):
             out.add(clean_value("".join(a.itertext())))
     return out - {None}
@@ -290,8 +290,8 @@ def read_structured(tree) -> Structured:
     names = markup_authors(tree)
     if names:
         out.authors.append((SOURCE_MARKUP, names))
-    if out.authors:
-        out.accounts = account_names(art.get("author") if art is not None else None, ids, tree)
+    if out.authors:  # author links are looked at only where the markup credited someone
+        out.accounts = account_names(art.get("author") if art is not None else None, ids, tree if names else None)
     if not credits_person(out):
         # No source names a person (none at all, or only the publication): the page's byline, if it has one. An
         # author link or microdata naming the site (a personal blog named after its author) is not searched past.
