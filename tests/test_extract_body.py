@@ -152,3 +152,12 @@ def test_bold_byline_paragraph_replaces_a_publication_credit():
     assert "author=byline" in art.metadata_source
     credited = html.replace("<p><strong>Jana Feldmann</strong></p>", "")
     assert clean_article(raw_html(credited)).author == "Lesotho Courier"
+
+
+def test_closing_paywall_box_is_cut_and_listed_in_the_audit_trail():
+    story = "".join(f"<p>{s}</p>" for s in STORY * 2)
+    box = "<p>有料会員になると会員限定の有料記事もお読みいただけます。</p><ul><li>記事が読み放題</li><li>メールマガジン</li></ul>"
+    html = f"<html><body><article><h1>Harbour wall</h1>{story}{box}</article></body></html>"
+    art = clean_article(raw_html(html))
+    assert "有料会員" not in art.text and STORY[-1] in art.text
+    assert "html_paywall_box" in art.boilerplate_rules
