@@ -296,7 +296,7 @@ def read_structured(tree) -> Structured:
         # No source names a person (none at all, or only the publication): the page's byline, if it has one. An
         # author link or microdata naming the site (a personal blog named after its author) is not searched past.
         if not any(source == SOURCE_MARKUP for source, _ in out.authors):
-            found = page_search_authors(tree)
+            found = page_search_authors(_headline_scope(tree) if out.authors else tree)
             names = [n for n in found if not _is_organisation(n, out)] or found
             if names:
                 out.authors.append((SOURCE_PAGE_SEARCH, names))
@@ -630,6 +630,17 @@ def _after_label(text: str) -> str:
     follow the label ("Ursula von der Leyen" stays)."""
     m = _INNER_LABEL.match(text)
     return text[m.end():] if m and text[m.end()].isupper() else text
+
+
+def _headline_scope(tree):
+    """The outermost <article> or <main> around the page's first <h1> (where its byline sits), else the page: the
+    search copies what it is given, so a smaller scope is cheaper."""
+    h1 = tree.find(".//h1")
+    scope = None
+    for anc in h1.iterancestors() if h1 is not None else ():
+        if anc.tag in ("article", "main"):
+            scope = anc
+    return scope if scope is not None else tree
 
 
 def page_search_authors(tree) -> list[str]:
