@@ -309,3 +309,12 @@ def test_byline_in_text(lines, want):
 )
 def test_bold_name_paragraphs(body, want):
     assert sd.bold_name_paragraphs(page("", body)) == want
+
+
+def test_page_search_after_a_publication_credit_stays_in_the_headline_article():
+    head = '<meta property="og:site_name" content="The Courier"><meta name="author" content="The Courier">'
+    body = ('<main><h1>Harbour wall</h1><p class="author">Jana Feldmann</p><p>Text.</p></main>'
+            '<div class="author">Mara Quill</div>')
+    assert sd.pick_authors(sd.read_structured(page(head, body))) == ("Jana Feldmann", "page_search")
+    outside = body.replace('<p class="author">Jana Feldmann</p>', "")
+    assert sd.pick_authors(sd.read_structured(page(head, outside))) == ("The Courier", "meta")
