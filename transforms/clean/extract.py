@@ -173,9 +173,10 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     text = _main_text(tree, html, url, ex, cfg)
     if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
+    ex.left_out = left_out(blocks, text)  # before the edges' cut, so that each cut line is listed once, by its rule
     text, cut = cut_edges(text, ex.title)  # a paywall box at the end, a bare date line at either end
     ex.text = text
-    ex.left_out = left_out(blocks, text) + cut
+    ex.left_out += cut
     byline = structured.byline_in_text(ex.bold_names, split_lines(text)) if ex.bold_names else None
     if byline:  # the page credits no person, and its text opens or ends with a bold name paragraph
         ex.author, ex.sources["author"] = byline, SOURCE_BYLINE
