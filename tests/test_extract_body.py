@@ -138,3 +138,26 @@ def test_config_bounds():
         CleanConfig(json_ld_min_share=1.5)
     with pytest.raises(ValueError):
         CleanConfig(second_opinion_min_coverage=-0.1)
+
+
+def test_bold_byline_paragraph_replaces_a_publication_credit():
+    lead = "".join(f"<p>{s}</p>" for s in STORY * 3)
+    head = ('<meta property="og:site_name" content="Lesotho Courier">'
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Harbour wall",'
+            ' "author": {"@type": "Organization", "name": "Lesotho Courier"}}</script>')
+    html = (f"<html><head>{head}</head><body><article><h1>Harbour wall</h1>"
+            f"<p><strong>Jana Feldmann</strong></p>{lead}</article></body></html>")
+    art = clean_article(raw_html(html))
+    assert art.author == "Jana Feldmann"
+    assert "author=byline" in art.metadata_source
+    credited = html.replace("<p><strong>Jana Feldmann</strong></p>", "")
+    assert clean_article(raw_html(credited)).author == "Lesotho Courier"
+
+
+def test_closing_paywall_box_is_cut_and_listed_in_the_audit_trail():
+    story = "".join(f"<p>{s}</p>" for s in STORY * 2)
+    box = "<p>有料会員になると会員限定の有料記事もお読みいただけます。</p><ul><li>記事が読み放題</li><li>メールマガジン</li></ul>"
+    html = f"<html><body><article><h1>Harbour wall</h1>{story}{box}</article></body></html>"
+    art = clean_article(raw_html(html))
+    assert "有料会員" not in art.text and STORY[-1] in art.text
+    assert "html_paywall_box" in art.boilerplate_rules

@@ -244,3 +244,77 @@ def test_structured_title_wins_over_the_html_title():
 
 def test_markup_author_list_split_on_semicolons():
     assert sd.markup_authors(page("", '<span itemprop="author">srf/hosb;kesm</span>')) == ["srf/hosb", "kesm"]
+
+
+def test_page_search_runs_when_only_the_publication_is_credited():
+    head = ('<meta property="og:site_name" content="MDR"><meta name="author" content="mdr.example">')
+    body = ('<p class="author">von <a href="mailto:x@mdr.example">Jana Feldmann, MDR THÜRINGEN</a></p>'
+            '<div class="authors"><span>Capital</span> <span>Von</span> <span>Tobias Reed</span></div><p>Text.</p>')
+    st = sd.read_structured(page(head, body))
+    assert not sd.credits_person(sd.Structured(authors=st.authors[:1], sites=st.sites))
+    author, source = sd.pick_authors(st)
+    assert source == "page_search" and "MDR THÜRINGEN" not in author  # the site's desk is not a name
+
+
+@pytest.mark.parametrize(
+    "found, want",
+    [("Capital Von Jemima Roe", "Jemima Roe"), ("Ursula von der Leyen", "Ursula von der Leyen"),
+     ("Jana Feldmann", "Jana Feldmann")],
+    ids=["brand-then-label", "particle-kept", "plain"],
+)
+def test_label_inside_a_page_byline(found, want):
+    assert sd._after_label(found) == want
+
+
+def test_editing_credit_is_not_an_author():
+    body = '<p class="byline">Redaktion: Mara Quill</p><p>Text.</p>'
+    assert sd.page_search_authors(page("", body)) == []
+
+
+def test_admin_account_is_the_site_not_a_person():
+    head = ld('{"@type": "NewsArticle", "headline": "H", "author": {"@id": "https://c.example/author/admin/",'
+              ' "name": "Courier D"}}')
+    body = '<span class="author"><a href="https://c.example/author/admin/" rel="author">Courier D</a></span>'
+    st = sd.read_structured(page(head, body + "<p><strong>Jana Feldmann</strong></p><p>Text.</p>"))
+    assert not sd.credits_person(st)
+    assert sd.pick_authors(st) == ("Courier D", "json_ld")  # kept as the site's credit when nothing better exists
+    assert st.bold_names == ["Jana Feldmann"]
+
+
+@pytest.mark.parametrize(
+    "lines, want",
+    [
+        (["Jana Feldmann", "The council voted on Tuesday."], "Jana Feldmann"),
+        (["…as villages cry foul", "…accuse chiefs of taking bribes", "Jana Feldmann/Tobias Reed", "The council."],
+         "Jana Feldmann, Tobias Reed"),  # after a short standfirst
+        (["The council voted.", "Work starts next month.", "Jana Feldmann"], "Jana Feldmann"),  # the last line
+        (["Design: a survey of twenty designers, type foundries, shops and publications of the past ten years "
+          "in Tokyo and Osaka", "Jana Feldmann", "The council."], None),  # after the lead: a section heading
+        (["Harbour", "Wall", "Storms", "Jana Feldmann", "Work starts next month."], None),  # past the head lines
+    ],
+    ids=["first", "after-standfirst", "last", "after-lead", "fourth-line"],
+)
+def test_byline_in_text(lines, want):
+    assert sd.byline_in_text(["Jana Feldmann", "Jana Feldmann/Tobias Reed"], lines) == want
+
+
+@pytest.mark.parametrize(
+    "body, want",
+    [("<p><strong>Jana Feldmann</strong></p>", ["Jana Feldmann"]),
+     ("<p><b>MARA QUILL</b></p>", ["MARA QUILL"]),
+     ("<p><strong>I. The Pancake</strong></p>", []),
+     ("<p><strong>A</strong> council voted.</p>", []),
+     ("<p><strong>Flood warning</strong></p>", [])],
+    ids=["strong", "capitals", "heading-words", "drop-cap", "lower-case"],
+)
+def test_bold_name_paragraphs(body, want):
+    assert sd.bold_name_paragraphs(page("", body)) == want
+
+
+def test_page_search_after_a_publication_credit_stays_in_the_headline_article():
+    head = '<meta property="og:site_name" content="The Courier"><meta name="author" content="The Courier">'
+    body = ('<main><h1>Harbour wall</h1><p class="author">Jana Feldmann</p><p>Text.</p></main>'
+            '<div class="author">Mara Quill</div>')
+    assert sd.pick_authors(sd.read_structured(page(head, body))) == ("Jana Feldmann", "page_search")
+    outside = body.replace('<p class="author">Jana Feldmann</p>', "")
+    assert sd.pick_authors(sd.read_structured(page(head, outside))) == ("The Courier", "meta")

@@ -11,6 +11,7 @@ from schemas.rejects import Reason, RejectError
 from transforms.clean import structured
 from transforms.clean.agreement import agreement, coverage, fuller_body, paragraph_groups, pick_reference, shingle_bag
 from transforms.clean.config import CleanConfig
+from transforms.clean.edges import cut_edges
 from transforms.clean.headings import byline_author
 from transforms.clean.html_audit import left_out, page_blocks
 from transforms.clean.prune import flatten_ruby
@@ -47,6 +48,7 @@ class Extracted:
     left_out: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (html rule, block) not in `text`
     json_ld_body: str | None = None
     news_page: bool = False  # the page declares a schema.org article in JSON-LD
+    bold_names: list[str] = dataclasses.field(default_factory=list)  # bold name paragraphs (no person credited)
     sources: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> where it came from
 
 
@@ -89,7 +91,7 @@ def page_metadata(tree, url: str | None) -> Extracted:
     sources = {"title": title_src, "published": date_src, "author": author_src, "site": site_src}
     return Extracted(text="", title=title or None, author=author or None, published_at=published,
                      published_has_time=has_time, site=site, url=page_url or url, json_ld_body=st.body,
-                     news_page=st.is_article, sources={k: v for k, v in sources.items() if v})
+                     news_page=st.is_article, bold_names=st.bold_names, sources={k: v for k, v in sources.items() if v})
 
 
 def _htmldate(tree, page_url: str | None) -> dt.datetime | None:
@@ -171,8 +173,13 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     text = _main_text(tree, html, url, ex, cfg)
     if not text.strip():
         raise RejectError(Reason.EXTRACTION_FAILED, "trafilatura found no main text")
+    ex.left_out = left_out(blocks, text)  # before the edges' cut, so that each cut line is listed once, by its rule
+    text, cut = cut_edges(text, ex.title)  # a paywall box at the end, a bare date line at either end
     ex.text = text
-    ex.left_out = left_out(blocks, text)
+    ex.left_out += cut
+    byline = structured.byline_in_text(ex.bold_names, split_lines(text)) if ex.bold_names else None
+    if byline:  # the page credits no person, and its text opens or ends with a bold name paragraph
+        ex.author, ex.sources["author"] = byline, SOURCE_BYLINE
     if ex.author is None:
         ex.author = byline_author(split_lines(text)[:5])
         if ex.author:

@@ -126,6 +126,30 @@ def _name(value) -> str | None:
     return clean_value(value)
 
 
+# A CMS's administrator account as the author's profile ("/author/admin/"): the site posting, not a person.
+_ADMIN_ACCOUNT = re.compile(r"/(?:author|authors|user|users|profile)/(?:admin|administrator|webmaster)/?(?:[?#].*)?$",
+                            re.I)
+
+
+def is_admin_account(url) -> bool:
+    return isinstance(url, str) and bool(_ADMIN_ACCOUNT.search(url.strip()))
+
+
+def account_names(value, ids: dict[str, dict] | None, tree=None) -> set[str]:
+    """Names the page gives its CMS administrator account (a JSON-LD author or an author link whose profile is
+    `/author/admin/`): the site posting, counted as the publication, not a person."""
+    out = set()
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict) and "name" not in item and ids and isinstance(item.get("@id"), str):
+            item = ids.get(item["@id"], item)
+        if isinstance(item, dict) and any(is_admin_account(item.get(k)) for k in ("@id", "url")):
+            out.update(person_names(item))
+    for a in tree.xpath("//a[@rel='author']") if tree is not None else ():
+        if is_admin_account(a.get("href")):
+            out.add(clean_value("".join(a.itertext())))
+    return out - {None}
+
+
 def person_names(value, ids: dict[str, dict] | None = None) -> list[str]:
     """Names of a JSON-LD `author`: strings, Person objects (by `name`, or `givenName` and `familyName`) or
     `{"@id": ...}` references to an object elsewhere on the page (what WordPress SEO plugins write); URLs are not
@@ -182,6 +206,8 @@ class Structured:
     body: str | None = None  # JSON-LD articleBody
     language: str | None = None
     is_article: bool = False  # the page declares itself an article (JSON-LD article type or og:type article)
+    bold_names: list[str] = dataclasses.field(default_factory=list)  # bold-only paragraphs that read as names
+    accounts: set[str] = dataclasses.field(default_factory=set)  # names of the CMS's admin account
 
 
 _DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished", "date", "pubdate",
@@ -264,10 +290,17 @@ def read_structured(tree) -> Structured:
     names = markup_authors(tree)
     if names:
         out.authors.append((SOURCE_MARKUP, names))
-    if not out.authors:
-        names = page_search_authors(tree)
-        if names:
-            out.authors.append((SOURCE_PAGE_SEARCH, names))
+    if out.authors:  # author links are looked at only where the markup credited someone
+        out.accounts = account_names(art.get("author") if art is not None else None, ids, tree if names else None)
+    if not credits_person(out):
+        # No source names a person (none at all, or only the publication): the page's byline, if it has one. An
+        # author link or microdata naming the site (a personal blog named after its author) is not searched past.
+        if not any(source == SOURCE_MARKUP for source, _ in out.authors):
+            found = page_search_authors(_headline_scope(tree) if out.authors else tree)
+            names = [n for n in found if not _is_organisation(n, out)] or found
+            if names:
+                out.authors.append((SOURCE_PAGE_SEARCH, names))
+        out.bold_names = bold_name_paragraphs(tree)
     if not out.url:
         node = tree.find(".//link[@rel='canonical']")
         href = node.get("href") if node is not None else None
@@ -427,9 +460,9 @@ def _squash(name: str) -> str:
 
 def _is_organisation(name: str, st: Structured) -> bool:
     """True for an author that is the publication or a site: the site's name or its initials ("LTO" for "Legal
-    Tribune Online"), or a host name. (A JSON-LD @type Organization is not trusted: pages type their reporters
+    Tribune Online"), a host name, or the name of the site's admin account. (A JSON-LD @type Organization is not trusted: pages type their reporters
     so.)"""
-    if _HOSTNAME.search(name):
+    if _HOSTNAME.search(name) or name in st.accounts:
         return True
     key = _squash(name)
     for _, site in st.sites:
@@ -438,6 +471,9 @@ def _is_organisation(name: str, st: Structured) -> bool:
         if key and (key == site_key or key == _squash(re.sub(r"\.\w+$", "", site))
                     or len(words) > 1 and key == "".join(w[0] for w in words).casefold()):
             return True
+        name_words = re.findall(r"\w+", name.casefold())
+        if words and len(name_words) > len(words) and name_words[: len(words)] == [w.casefold() for w in words]:
+            return True  # the site's name and a desk or region after it ("MDR THÜRINGEN")
     return False
 
 
@@ -461,6 +497,11 @@ def _clean_names(names: list[str]) -> list[str]:
 
 def _people(names: list[str], st: Structured) -> list[str]:
     return [n for n in _clean_names(names) if not _is_organisation(n, st)]
+
+
+def credits_person(st: Structured) -> bool:
+    """True when one of the page's author sources names a person (not only the publication)."""
+    return any(_people(names, st) for _, names in st.authors)
 
 
 def pick_authors(st: Structured) -> tuple[str | None, str | None]:
@@ -530,13 +571,86 @@ def looks_like_name(text: str) -> bool:
     return all(w[0].isupper() or w in _PARTICLES for w in words)
 
 
+_BOLD = frozenset({"strong", "b"})
+_NAMES_SPLIT = re.compile(r"\s*(?:/|&|\band\b|,)\s*")
+
+
+def bold_name_paragraphs(tree) -> list[str]:
+    """The texts of <p> elements that are one bold run and read as one or more personal names ("<p><strong>Jane
+    Roe</strong></p>", "Jane Roe/John Doe"): where many CMS templates set the byline, as the first or the last
+    paragraph of the body. Whether it is the byline is decided against the extracted text (`byline_in_text`)."""
+    out = []
+    for p in tree.iter("p"):
+        if len(p) != 1 or (p.text or "").strip() or p[0].tag not in _BOLD or (p[0].tail or "").strip():
+            continue
+        text = clean_value("".join(p[0].itertext()))
+        if text and len(text) <= 80:
+            parts = [x for x in _NAMES_SPLIT.split(text) if x]
+            if parts and all(looks_like_name(x) and not set(x.casefold().split()) & _HEADING_WORDS for x in parts):
+                out.append(text)
+    return out
+
+
+# Words of a bold heading ("I. The Pancake", "Notes on the Game") that a personal name does not hold.
+_HEADING_WORDS = frozenset({"the", "of", "in", "on", "for", "to", "at", "from", "with", "a", "an", "is", "i.", "ii.",
+                            "iii.", "iv.", "v."})
+# The byline paragraph is one of the extracted text's first lines, after at most a short kicker or standfirst (a
+# byline after the lead's sentences is a section heading), or its last line.
+BYLINE_HEAD_LINES = 3
+BYLINE_LEAD_WORDS = 20
+_WORD = re.compile(r"\w+")
+
+
+def byline_in_text(bold_names: list[str], lines: list[str]) -> str | None:
+    """The bold name paragraph (`bold_name_paragraphs`) that is the extracted text's last line, or one of its first
+    BYLINE_HEAD_LINES lines with under BYLINE_LEAD_WORDS words above it; its names joined by ", "; else None."""
+    lines = [line.strip() for line in lines if line.strip()]
+    if not bold_names or not lines:
+        return None
+    ends, above = [lines[-1]], 0
+    for line in lines[:BYLINE_HEAD_LINES]:
+        if above >= BYLINE_LEAD_WORDS:
+            break
+        ends.append(line)
+        above += len(_WORD.findall(line))
+    for text in bold_names:
+        if text in ends:
+            return ", ".join(x for x in _NAMES_SPLIT.split(text) if x)
+    return None
+
+
+# An editing credit ("Redaktion: Jane Roe", "Edited by ..."): the editor, not the author.
+_EDITOR_LABEL = re.compile(r"^(?:redaktion|redakteur(?:in)?|bearbeitung|edited by|editor|editing|rédaction|redacción|"
+                           r"redazione|redactie)\b\s*:?\s+(?=[^\W\d_])", re.I)
+_INNER_LABEL = re.compile(r"^(\S+)\s+(?:by|von|par|por|door)\s+(?=[^\W\d_])", re.I)
+
+
+def _after_label(text: str) -> str:
+    """ "Capital Von Jemima Kelly" (a brand, then the byline label) is "Jemima Kelly"; a capitalised name must
+    follow the label ("Ursula von der Leyen" stays)."""
+    m = _INNER_LABEL.match(text)
+    return text[m.end():] if m and text[m.end()].isupper() else text
+
+
+def _headline_scope(tree):
+    """The outermost <article> or <main> around the page's first <h1> (where its byline sits), else the page: the
+    search copies what it is given, so a smaller scope is cheaper."""
+    h1 = tree.find(".//h1")
+    scope = None
+    for anc in h1.iterancestors() if h1 is not None else ():
+        if anc.tag in ("article", "main"):
+            scope = anc
+    return scope if scope is not None else tree
+
+
 def page_search_authors(tree) -> list[str]:
     """trafilatura's search of the page for a byline (author class and id names), split into names; only the
     parts that look like a personal name are kept (its finds include "View Profile" and section names)."""
     from trafilatura.metadata import extract_author
 
     found = extract_author(tree)
-    names = [_BYLINE_LABEL.sub("", n.strip()) for n in (found or "").split(";")]
+    names = [_after_label(_BYLINE_LABEL.sub("", n.strip())) for n in (found or "").split(";")
+             if not _EDITOR_LABEL.match(n.strip())]
     return [n for n in names if n and looks_like_name(n)]
 
 
