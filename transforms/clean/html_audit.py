@@ -77,14 +77,22 @@ def page_blocks(tree) -> list[tuple[str, str]]:
     for event, node in walker:
         if event == "start":
             tag = node.tag
-            if tag in _INVISIBLE or node.get("hidden") is not None:
+            if tag in _INVISIBLE:
                 walker.skip_subtree()
                 kinds.append(_SKIPPED)
                 continue
-            key = (tag, node.get("class") or "", node.get("id") or "", node.get("role") or "")
+            attrib = node.attrib
+            if attrib:
+                if attrib.get("hidden") is not None:
+                    walker.skip_subtree()
+                    kinds.append(_SKIPPED)
+                    continue
+                key = (tag, attrib.get("class") or "", attrib.get("id") or "", attrib.get("role") or "")
+            else:
+                key = tag
             own = memo.get(key, _UNKNOWN)
             if own is _UNKNOWN:
-                own = memo[key] = _rule_of(tag, f"{key[1]} {key[2]}", key[3])
+                own = memo[key] = _rule_of(tag, "", "") if key is tag else _rule_of(tag, f"{key[1]} {key[2]}", key[3])
             text = node.text
             if tag in _BLOCK:
                 if bufs[-1]:
