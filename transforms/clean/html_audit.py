@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from lxml import etree
+
 # Rule names of the blocks the extraction left out (a vocabulary of their own: never learned as template lines).
 HTML_RULES = ("html_navigation", "html_header", "html_footer", "html_sidebar", "html_share", "html_related",
               "html_newsletter", "html_comments", "html_cookie", "html_ad", "html_caption", "html_tags",
@@ -35,6 +37,9 @@ _WORD_RULES = (
     ("html_header", {"header", "masthead"}),
 )
 _SPLIT = re.compile(r"[\s_-]+")
+# Any of those words as a whole class/id word: most elements name none, and need no split into words.
+_KNOWN = "|".join(sorted({re.escape(w) for _, known in _WORD_RULES for w in known}, key=len, reverse=True))
+_ANY_WORD = re.compile(rf"(?<![^\s_-])(?:{_KNOWN})(?![^\s_-])")
 _SPACE = re.compile(r"\s+")
 # At most this many blocks per page are listed, each cut to MAX_BLOCK_CHARS characters.
 MAX_BLOCKS = 200
@@ -44,10 +49,12 @@ MAX_BLOCK_CHARS = 300
 def _rule_of(tag: str, names: str, role: str) -> str | None:
     """What part of the page an element is, by its class/id words first (an <aside class="related"> is related
     links), then by its tag or ARIA role; None when it says nothing."""
-    words = {w for w in _SPLIT.split(names.lower()) if w}
-    for rule, known in _WORD_RULES:
-        if words & known:
-            return rule
+    low = names.lower()
+    if _ANY_WORD.search(low):
+        words = {w for w in _SPLIT.split(low) if w}
+        for rule, known in _WORD_RULES:
+            if words & known:
+                return rule
     if role.lower() == "navigation":
         return "html_navigation"
     return _TAG_RULES.get(tag)
@@ -56,8 +63,75 @@ def _rule_of(tag: str, names: str, role: str) -> str | None:
 def page_blocks(tree) -> list[tuple[str, str]]:
     """(rule, text) of every visible text block of the page, in page order; the rule is that of the nearest
     enclosing part of the page that names one, else html_not_main_text."""
+    body = tree.find(".//body")
+    if body is None:
+        return []
+    if next(body.iter(etree.Comment, etree.ProcessingInstruction, etree.Entity), None) is not None:
+        return _walk_blocks(body)  # lxml's iterwalk does not visit these, and their tails are text
     out: list[tuple[str, str]] = []
     memo: dict[tuple, str | None] = {}  # pages repeat the same few class names on thousands of elements
+    bufs: list[list[str]] = [[]]  # the text of the block being read, per open block
+    rules: list[str | None] = [None]  # the rule of each open element
+    kinds: list[int] = []  # per open element: _SKIPPED, _INLINE or _BLOCKED
+    walker = etree.iterwalk(body, events=("start", "end"))
+    for event, node in walker:
+        if event == "start":
+            tag = node.tag
+            if tag in _INVISIBLE:
+                walker.skip_subtree()
+                kinds.append(_SKIPPED)
+                continue
+            attrib = node.attrib
+            if attrib:
+                if attrib.get("hidden") is not None:
+                    walker.skip_subtree()
+                    kinds.append(_SKIPPED)
+                    continue
+                key = (tag, attrib.get("class") or "", attrib.get("id") or "", attrib.get("role") or "")
+            else:
+                key = tag
+            own = memo.get(key, _UNKNOWN)
+            if own is _UNKNOWN:
+                own = memo[key] = _rule_of(tag, "", "") if key is tag else _rule_of(tag, f"{key[1]} {key[2]}", key[3])
+            text = node.text
+            if tag in _BLOCK:
+                if bufs[-1]:
+                    _flush(bufs[-1], rules[-1], out)
+                bufs.append([text] if text else [])
+                kinds.append(_BLOCKED)
+            else:
+                if text:
+                    bufs[-1].append(text)
+                kinds.append(_INLINE)
+            rules.append(own or rules[-1])
+            continue
+        kind = kinds.pop()
+        if kind != _SKIPPED:
+            own = rules.pop()
+            if kind == _BLOCKED:
+                buf = bufs.pop()
+                if buf:
+                    _flush(buf, own, out)
+        if node.tail:
+            bufs[-1].append(node.tail)
+    return out
+
+
+_SKIPPED, _INLINE, _BLOCKED = 0, 1, 2
+_UNKNOWN = object()
+
+
+def _flush(buf: list[str], rule: str | None, out: list[tuple[str, str]]) -> None:
+    text = "".join(buf)
+    buf.clear()
+    if text and not text.isspace():
+        out.append((rule or "html_not_main_text", _SPACE.sub(" ", text).strip()))
+
+
+def _walk_blocks(body) -> list[tuple[str, str]]:
+    """page_blocks by a walk in Python, for a page that kept comments, processing instructions or entities."""
+    out: list[tuple[str, str]] = []
+    memo: dict[tuple, str | None] = {}
 
     def walk(node, rule: str | None, buf: list[str]):
         tag = node.tag if isinstance(node.tag, str) else None
@@ -70,11 +144,11 @@ def page_blocks(tree) -> list[tuple[str, str]]:
             memo[key] = _rule_of(tag, f"{key[1]} {key[2]}", key[3])
         own = memo[key] or rule
         if tag in _BLOCK:
-            flush(buf, rule)
+            _flush(buf, rule, out)
             inner: list[str] = [node.text or ""]
             for child in node:
                 walk(child, own, inner)
-            flush(inner, own)
+            _flush(inner, own, out)
         else:
             buf.append(node.text or "")
             for child in node:
@@ -82,15 +156,7 @@ def page_blocks(tree) -> list[tuple[str, str]]:
         if node.tail:
             buf.append(node.tail)
 
-    def flush(buf: list[str], rule: str | None):
-        text = _SPACE.sub(" ", "".join(buf)).strip()
-        buf.clear()
-        if text:
-            out.append((rule or "html_not_main_text", text))
-
-    body = tree.find(".//body")
-    if body is not None:
-        walk(body, None, [])
+    walk(body, None, [])
     return out
 
 

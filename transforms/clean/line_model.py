@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from transforms.clean.config import CleanConfig
-from transforms.clean.headings import is_headline
 from transforms.clean.layout import is_wall
 from transforms.clean.rules import LINE_RULES, ends_like_sentence, is_body_line, normalise_line, words
 
@@ -51,14 +50,16 @@ def _own(line: str, cfg: CleanConfig) -> list[float]:
     n = words(line)
     chars = len(line)
     tokens = line.split()
-    alpha = sum(c.isalpha() for c in line)
-    upper = sum(1 for t in tokens if t[:1].isupper())
+    alpha = sum(map(str.isalpha, line))
+    upper = sum(1 for t in tokens if t[0].isupper())
+    # headings.is_headline, with the letters counted once.
+    headline = 3 <= n <= 30 and not line.endswith(".") and alpha >= 0.6 * chars
     return [
         math.log1p(n),
         math.log1p(chars),
         float(ends_like_sentence(line)),
         float(is_body_line(line, cfg)),
-        float(is_headline(line)),
+        float(headline),
         alpha / chars if chars else 0.0,
         len(_DIGIT.findall(line)) / chars if chars else 0.0,
         upper / len(tokens) if tokens else 0.0,
@@ -87,65 +88,60 @@ def feature_names() -> list[str]:
 
 def line_features(lines: list[str], verdict: list[str | None], start: int, end: int,
                   cfg: CleanConfig = CleanConfig()) -> np.ndarray:
-    """One row of features per line of a page dump, given the rules' final verdicts and the body region."""
+    """One row of features per line of a page dump, given the rules' final verdicts and the body region.
+
+    The line's own shape is computed in Python once per line (`_own`); the verdicts, positions, neighbours and
+    windows are columns built with numpy (prefix sums run in line order, as float additions in Python would).
+    """
     n = len(lines)
     if n == 0:
         return np.zeros((0, len(feature_names())))
-    own = [_own(l, cfg) for l in lines]
-    wc = [words(l) for l in lines]
-    total = sum(wc) or 1
-    counts = Counter(normalise_line(l) for l in lines)
-    body = [o[3] for o in own]
-    sent = [o[2] for o in own]
-    logw = [o[0] for o in own]
-    kept = [float(v is None) for v in verdict]
-    inreg = [float(start <= i < end) for i in range(n)]
+    own = np.array([_own(l, cfg) for l in lines], dtype=np.float64)
+    wc = np.array([words(l) for l in lines], dtype=np.int64)
+    total = int(wc.sum()) or 1
+    keys = [normalise_line(l) for l in lines]
+    counts = Counter(keys)
+    logw, sent, body = own[:, 0], own[:, 2], own[:, 3]
+    kept = np.array([v is None for v in verdict], dtype=np.float64)
+    idx = np.arange(n)
+    inreg = ((start <= idx) & (idx < end)).astype(np.float64)
     # Runs of short unpunctuated lines (menus, link lists) and each line's run length.
-    short = [wc[i] <= 6 and not sent[i] for i in range(n)]
-    run = [0] * n
-    i = 0
-    while i < n:
-        j = i
-        while j < n and short[j] == short[i]:
-            j += 1
-        for k in range(i, j):
-            run[k] = (j - i) if short[i] else 0
-        i = j
-
-    def prefix(values):
-        out = [0.0]
-        for v in values:
-            out.append(out[-1] + v)
-        return out
-
-    p_body, p_logw, p_kept, p_sent = prefix(body), prefix(logw), prefix(kept), prefix(sent)
-    region_words = sum(wc[start:end])
-    page = [math.log1p(n), region_words / total, math.log1p(sum(body))]
-    rows = []
-    before = 0
-    for i, line in enumerate(lines):
-        v = verdict[i]
-        group = _group(v)
-        row = list(own[i])
-        row += [float(group == g) for g in VERDICT_GROUPS]
-        dist = 0 if start <= i < end else (i - start if i < start else i - end + 1)
-        row += [float(is_wall(line, v)), math.log(counts[normalise_line(line)]), i / n, before / total,
-                inreg[i], math.copysign(math.log1p(abs(dist)), dist), math.log1p(run[i])]
-        before += wc[i]
-        for off in NEIGHBOURS:
-            j = i + off
-            if 0 <= j < n:
-                row += [logw[j], sent[j], body[j], kept[j], inreg[j]]
-            else:
-                row += [0.0, 0.0, 0.0, 0.0, 0.0]
-        for w in WINDOWS:
-            a, b = max(0, i - w), min(n, i + w + 1)
-            m = b - a
-            row += [(p_body[b] - p_body[a]) / m, (p_logw[b] - p_logw[a]) / m, (p_kept[b] - p_kept[a]) / m,
+    short = (wc <= 6) & (sent == 0)
+    cuts = np.flatnonzero(np.diff(short.astype(np.int8))) + 1
+    bounds = np.concatenate(([0], cuts, [n]))
+    lengths = np.diff(bounds)
+    run = np.where(short, np.repeat(lengths, lengths), 0)
+    groups = [_group(v) for v in verdict]
+    onehot = np.array([[float(g == name) for name in VERDICT_GROUPS] for g in groups], dtype=np.float64)
+    dist = np.where(idx < start, idx - start, np.where(idx < end, 0, idx - end + 1))
+    before = np.concatenate(([0], np.cumsum(wc)[:-1]))
+    columns = [
+        own,
+        onehot,
+        np.array([float(is_wall(l, v)) for l, v in zip(lines, verdict)]),
+        np.array([math.log(counts[k]) for k in keys]),
+        idx / n,
+        before / total,
+        inreg,
+        np.array([math.copysign(math.log1p(abs(d)), d) for d in dist.tolist()]),
+        np.array([math.log1p(r) for r in run.tolist()]),
+    ]
+    for off in NEIGHBOURS:
+        j = idx + off
+        inside = (j >= 0) & (j < n)
+        jj = np.clip(j, 0, n - 1)
+        for values in (logw, sent, body, kept, inreg):
+            columns.append(np.where(inside, values[jj], 0.0))
+    p_body, p_logw, p_kept, p_sent = (np.concatenate(([0.0], np.cumsum(v))) for v in (body, logw, kept, sent))
+    for w in WINDOWS:
+        a, b = np.maximum(0, idx - w), np.minimum(n, idx + w + 1)
+        m = b - a
+        columns += [(p_body[b] - p_body[a]) / m, (p_logw[b] - p_logw[a]) / m, (p_kept[b] - p_kept[a]) / m,
                     (p_sent[b] - p_sent[a]) / m]
-        row += page
-        rows.append(row)
-    return np.asarray(rows, dtype=np.float64)
+    region_words = int(wc[start:end].sum())
+    page = [math.log1p(n), region_words / total, math.log1p(float(body.sum()))]
+    columns += [np.full(n, value) for value in page]
+    return np.column_stack(columns)
 
 
 class LineModel:
@@ -170,17 +166,28 @@ class LineModel:
         self.left = np.where(leaf, idx, self.left)
         self.right = np.where(leaf, idx, self.right)
         self.feature = np.where(leaf, 0, self.feature)
+        self.is_leaf = leaf
 
     def decision(self, x: np.ndarray) -> np.ndarray:
-        """Raw score (log-odds of body) of each row of `x`."""
+        """Raw score (log-odds of body) of each row of `x`.
+
+        Every (row, tree) pair starts at the tree's root; each step moves the pairs still at an inner node one
+        level down and drops those that reached a leaf, so a pair costs its own path's length, not the deepest
+        tree's."""
         if len(x) == 0:
             return np.zeros(0)
-        node = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
-        rows = np.arange(len(x))[:, None]
-        for _ in range(self.depth):
-            go_left = x[rows, self.feature[node]] <= self.split[node]
+        n, trees = len(x), len(self.roots)
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        reached = np.tile(self.roots, n)  # pair r * trees + t: row r, tree t
+        pair = np.flatnonzero(~self.is_leaf[reached])
+        node, base = reached[pair], (pair // trees) * x.shape[1]
+        while len(node):
+            go_left = flat[base + self.feature[node]] <= self.split[node]
             node = np.where(go_left, self.left[node], self.right[node])
-        return self.baseline + self.value[node].sum(axis=1)
+            reached[pair] = node
+            inner = ~self.is_leaf[node]
+            node, base, pair = node[inner], base[inner], pair[inner]
+        return self.baseline + self.value[reached].reshape(n, trees).sum(axis=1)
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision(x)))

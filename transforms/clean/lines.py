@@ -10,7 +10,7 @@ from collections import Counter
 from transforms.clean.config import CleanConfig
 from transforms.clean.headings import byline_author, find_title, parse_date_line, pick_date
 from transforms.clean.layout import body_region, link_lists, menu_blocks
-from transforms.clean.line_model import line_features, load_model
+from transforms.clean.line_model import MIN_LINES, line_features, load_model
 from transforms.clean.rules import LINE_MODEL, LINE_RULES, TITLE, ends_like_sentence, is_byline, match_line_rule, normalise_line, words
 
 
@@ -118,7 +118,7 @@ def apply_line_model(lines: list[str], verdict: list[str | None], start: int, en
     is removed as `line_model`, unless a rule of what the line says (or the title) removed it. Unchanged without
     a model."""
     lm = load_model()
-    if lm is None or not lines:
+    if lm is None or len(lines) < MIN_LINES:  # the model keeps the rules' verdicts there (LineModel.keep)
         return verdict
     keep = lm.keep(line_features(lines, verdict, start, end, cfg), [v is None for v in verdict], [words(l) for l in lines])
     out = list(verdict)

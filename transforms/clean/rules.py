@@ -2,6 +2,7 @@
 (word counts, sentence endings, the line key that folds case, spacing and digits)."""
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -12,19 +13,19 @@ from transforms.clean.html_audit import HTML_RULES
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 # Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
 UNSPACED_CHARS_PER_WORD = 2
+# The line predicates below are pure and asked about the same line many times (the rules, the layout, the
+# line model's features: about twenty calls per line of a page dump), and a site repeats its furniture
+# lines on every page: their answers are cached per line, in a bounded cache per process.
+LINE_CACHE = 1 << 15
 
-# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Myanmar, Khmer.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
-# Characters of those scripts counted as one word (Chinese and Japanese words average 1.5-2.5 characters).
-UNSPACED_CHARS_PER_WORD = 2
 
-
+@functools.lru_cache(maxsize=LINE_CACHE)
 def words(line: str) -> int:
     """Number of words: whitespace-separated tokens, and one per UNSPACED_CHARS_PER_WORD characters of a script
     written without spaces, so a Japanese paragraph is as long as its English translation, not one word."""
-    unspaced = len(_UNSPACED.findall(line))
-    if not unspaced:
+    if not _UNSPACED.search(line):
         return len(line.split())
+    unspaced = len(_UNSPACED.findall(line))
     return len(_UNSPACED.sub(" ", line).split()) + unspaced // UNSPACED_CHARS_PER_WORD
 
 
@@ -33,9 +34,14 @@ def split_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+_SPACES = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")
+
+
+@functools.lru_cache(maxsize=LINE_CACHE)
 def normalise_line(line: str) -> str:
     """Key for comparing lines across articles: case, spacing and digits folded."""
-    return re.sub(r"\d+", "0", re.sub(r"\s+", " ", line.strip().lower()))
+    return _DIGITS.sub("0", _SPACES.sub(" ", line.strip().lower()))
 
 
 # Sentence punctuation (Latin, CJK full-width, Devanagari danda, Arabic), then any closing quotes or brackets,
@@ -53,6 +59,7 @@ _NO_PUNCTUATION_SCRIPT = re.compile(r"[\u0e01-\u0e5b\u0e81-\u0edf]")
 NO_PUNCTUATION_SENTENCE_CHARS = 20
 
 
+@functools.lru_cache(maxsize=LINE_CACHE)
 def ends_like_sentence(line: str) -> bool:
     """Ends with sentence punctuation (bidi marks after it aside), or is a long enough Thai or Lao line; a trailing
     ellipsis marks a truncated teaser, not a sentence."""
