@@ -57,3 +57,11 @@ def test_trims_cut_a_sentence_or_reword_two_and_are_deterministic():
         else:
             assert var["text"] != text and abs(len(var["text"].split()) - len(text.split())) <= 8
     assert seen == {"lead_sentence_cut", "last_sentence_cut", "two_sentences_reworded", "whitespace_only"}
+
+
+def test_story_replica_halves_alternate_odd_topics_and_cover_every_key():
+    from bench.story_replica import hash_half
+
+    assert [hash_half(str(t)) for t in (1, 3, 5, 7)] == [0, 1, 0, 1]  # ECB+'s odd topics split evenly
+    halves = {hash_half(f"story-{i}") for i in range(20)}
+    assert halves == {0, 1}

@@ -70,7 +70,8 @@ def test_title_only_article_counts_its_title_once():
     assert full[_h("quake")] == CFG.title_weight
 
 
-@pytest.mark.parametrize("kw", [{"threshold": 0.0}, {"threshold": 1.0}, {"window_days": 0}, {"min_edge": 0.5}], ids=["thr0", "thr1", "window0", "min-edge"])
+@pytest.mark.parametrize("kw", [{"threshold": 0.0}, {"threshold": 1.0}, {"window_days": 0}, {"min_edge": 0.5}, {"attach_neighbours": -1}],
+                         ids=["thr0", "thr1", "window0", "min-edge", "attach"])
 def test_story_config_rejects_bad_values(kw):
     with pytest.raises(ValueError):
         StoryConfig(**kw)
@@ -222,6 +223,56 @@ def test_average_linkage_respects_time_window():
     labels = average_linkage([(a, b, 0.9), (b, c, 0.9), (a, c, 0.9)], CFG)
     # a-c are 4 days apart: never in one story, whichever of them joins b.
     assert labels.get("a", "a") != labels.get("c", "c")
+
+
+def big_story_and_a_late_article(n=13):
+    """A story of n articles (all pairs 0.4) and x, similar to four of them (0.27, 0.22, 0.21, 0.20: average
+    linkage's mean over the n is under the threshold)."""
+    story = [node(f"s{i:02d}") for i in range(n)]
+    edges = [(story[i], story[j], 0.4) for i in range(n) for j in range(i + 1, n)]
+    x = node("x")
+    return story, edges + [(x, m, s) for m, s in zip(story, (0.27, 0.22, 0.21, 0.20))]
+
+
+@pytest.mark.parametrize("k", [0, 3], ids=["off", "k3"])
+def test_an_article_close_to_part_of_a_big_story_joins_it_through_its_nearest_neighbours(k):
+    import dataclasses
+
+    story, edges = big_story_and_a_late_article()
+    labels = average_linkage(edges, dataclasses.replace(CFG, attach_neighbours=k))
+    assert len({labels[m[0]] for m in story}) == 1
+    # mean of x's 3 strongest edges into the story: (0.27 + 0.22 + 0.21) / 3 = 0.233 >= 0.19
+    assert (labels.get("x") == labels["s00"]) is (k == 3)
+
+
+def test_an_article_whose_nearest_neighbours_are_weak_stays_alone():
+    story = [node(f"s{i}") for i in range(6)]
+    edges = [(story[i], story[j], 0.4) for i in range(6) for j in range(i + 1, 6)]
+    x = node("x")
+    # two strong edges, the third missing: (0.25 + 0.25 + 0) / 3 = 0.167 < 0.19
+    labels = average_linkage(edges + [(x, story[0], 0.25), (x, story[1], 0.25)], CFG)
+    assert "x" not in labels
+
+
+def test_two_groups_larger_than_k_never_merge_by_nearest_neighbours():
+    # Each b has two edges of 0.3 into a: linkage keeps them apart (mean 8 * 0.3 / 16 = 0.15), and a lone
+    # b would join a ((0.3 + 0.3 + 0) / 3 = 0.2), but a group of four is no leftover.
+    a = [node(f"a{i}") for i in range(4)]
+    b = [node(f"b{i}") for i in range(4)]
+    edges = [(g[i], g[j], 0.9) for g in (a, b) for i in range(4) for j in range(i + 1, 4)]
+    edges += [(b[i], a[(i + d) % 4], 0.3) for i in range(4) for d in (0, 1)]
+    labels = average_linkage(edges, CFG)
+    assert len({labels[n[0]] for n in a}) == 1 and len({labels[n[0]] for n in b}) == 1
+    assert labels["a0"] != labels["b0"]
+
+
+def test_a_leftover_article_does_not_join_a_story_beyond_the_time_window():
+    day = 86400.0
+    story = [node(f"s{i:02d}", 0.0 + i * 3600.0) for i in range(13)]
+    edges = [(story[i], story[j], 0.4) for i in range(13) for j in range(i + 1, 13)]
+    x = node("x", 3.5 * day)
+    labels = average_linkage(edges + [(x, m, s) for m, s in zip(story, (0.27, 0.22, 0.21, 0.20))], CFG)
+    assert "x" not in labels
 
 
 @pytest.mark.parametrize("headlines", [False, True], ids=["articles", "headlines"])
