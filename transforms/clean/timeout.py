@@ -1,9 +1,11 @@
-"""A time limit per page: HTML is cleaned in a child process, which is killed when one page takes too long.
+"""A time limit per page: HTML is cleaned in child processes, and a child is killed when one page takes too long.
 
 A thread cannot be stopped while lxml or a regular expression runs in C, and a signal reaches only the main
-thread, which Beam workers do not run bundles in; a child process can always be killed. The child is a fresh
-interpreter (`python -c ...child_main()`, not multiprocessing, which would import the caller's main
-script again in it) started on the first page and again after a kill; pickled frames go over its stdin/stdout.
+thread, which Beam workers do not run bundles in; a child process can always be killed. A child is a fresh
+interpreter (`python -c ...child_main()`, not multiprocessing, which would import the caller's main script
+again in it) started on demand and again after a kill; pickled frames go over its stdin/stdout.
+CleaningPool keeps several children busy with several pages in flight (the caller reads on while they clean);
+TimeLimitedCleaner is one child, one page at a time.
 """
 from __future__ import annotations
 
@@ -267,14 +269,21 @@ class CleaningPool:
         del child.outgoing[:written]
 
     def _receive(self, child: _Child) -> None:
-        try:
-            data = os.read(child.proc.stdout.fileno(), _PIPE_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            self._died(child)
-            return
-        child.incoming += data
+        """Everything the child wrote so far (so an answer already written is never judged over its limit)."""
+        while True:
+            try:
+                data = os.read(child.proc.stdout.fileno(), _PIPE_BYTES)
+            except BlockingIOError:
+                break
+            if not data:
+                self._take(child)
+                self._died(child)
+                return
+            child.incoming += data
+        self._take(child)
+
+    def _take(self, child: _Child) -> None:
+        """The outcomes of the complete answers read from `child`."""
         for status, payload in child.frames():
             if status == _READY:
                 child.ready = True
