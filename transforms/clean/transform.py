@@ -6,6 +6,7 @@ import itertools
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, CleanArticle, RawArticle
 from schemas.rejects import Reason, Stage
@@ -55,7 +56,9 @@ class CleanArticleFn(beam.DoFn):
             yield from self._clean_here(raw)
             return
         token = next(self._tokens)
-        self._waiting[token] = (raw.source_uri, raw.input_id, element.with_value(None))
+        # Without Beam around it (a direct call) there is no element to take the window from: plain values.
+        where = element.with_value(None) if isinstance(element, WindowedValue) else None
+        self._waiting[token] = (raw.source_uri, raw.input_id, where)
         self._pool.submit(token, raw, self.cfg)
         yield from self._outputs(self._pool.collect(keep=self.cfg.clean_in_flight - 1))
 
@@ -73,9 +76,9 @@ class CleanArticleFn(beam.DoFn):
             source_uri, input_id, element = self._waiting.pop(token)
             if isinstance(outcome, Exception):  # a reject of the page, or a bug in the child: an internal_error reject
                 tagged = emit(reject_for(outcome, source_uri, input_id, Stage.EXTRACT))
-                yield beam.pvalue.TaggedOutput(tagged.tag, element.with_value(tagged.value))
+                yield tagged if element is None else beam.pvalue.TaggedOutput(tagged.tag, element.with_value(tagged.value))
             else:
-                yield element.with_value(outcome)
+                yield outcome if element is None else element.with_value(outcome)
 
     def teardown(self):
         if self._pool is not None:
