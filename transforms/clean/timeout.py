@@ -214,9 +214,11 @@ class CleaningPool:
             timeout = wait
         readable, writable, _ = select.select(list(readers), list(writers), [], timeout)
         for fd in writable:
-            self._flush(writers[fd])
+            if writers[fd] in self._children:  # not ended by an earlier event of this step
+                self._flush(writers[fd])
         for fd in readable:
-            self._receive(readers[fd])
+            if readers[fd] in self._children:
+                self._receive(readers[fd])
         now = time.monotonic()
         for i, child in enumerate(self._children):
             if child is None:
@@ -300,6 +302,8 @@ class CleaningPool:
 
     def _died(self, child: _Child) -> None:
         """A child that closed its pipe: its current page is a reject, the pages behind it go to other children."""
+        if child not in self._children:  # already ended
+            return
         i = self._children.index(child)
         if not child.ready:
             self._end(i)
