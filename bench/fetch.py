@@ -1,6 +1,6 @@
 """Fetching: `newsbeam run --urls` against a loopback site of many hosts, checked from the server's own log.
 
-    python -m bench.fetch [--hosts 40] [--pages 6] [--rate 2] [--concurrency 8] [--delay 0.05] [--workers 1 2]
+    python -m bench.fetch [--hosts 40] [--pages 6] [--rate 2] [--concurrency 8] [--delay 0.05] [--workers 1 2] [-- run options]
 
 One HTTP server listens on --hosts loopback addresses (127.0.0.2, 127.0.0.3, ...: 127.0.0.0/8 is all
 loopback), each a host to the fetcher, and answers every request after --delay seconds (a page or a
@@ -125,7 +125,7 @@ def log_figures(log: list[tuple[float, str, str]]) -> dict:
             "min_gap": min(gaps) if gaps else float("inf"), "median_gap": statistics.median(gaps) if gaps else float("inf")}
 
 
-def run_pipeline(urls_file: str, out_dir: str, args, workers: int) -> tuple[float, dict]:
+def run_pipeline(urls_file: str, out_dir: str, args, workers: int, extra: list[str] = ()) -> tuple[float, dict]:
     """`newsbeam run --urls` in a fresh process; (wall seconds, its runs row counts)."""
     cmd = [sys.executable, "-c", "import json, sys; from pipeline.main import run; "
            "row = run(sys.argv[1:], out=open('/dev/null', 'w')); print(json.dumps({k: row[k] for k in ('article_count', 'reject_count')}))",
@@ -133,6 +133,7 @@ def run_pipeline(urls_file: str, out_dir: str, args, workers: int) -> tuple[floa
            "--fetch_concurrency", str(args.concurrency)]
     if workers:
         cmd += ["--workers", str(workers)]
+    cmd += list(extra)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     seconds = time.perf_counter() - t0
@@ -151,9 +152,11 @@ def main(argv=None) -> int:
     parser.add_argument("--delay", type=float, default=0.05, help="seconds the server takes per response (default 0.05)")
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 2],
                         help="`newsbeam run --workers` values (default: 0 = the default runner, and 2)")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # passed to `newsbeam run`
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     print(f"site: {args.hosts} loopback hosts x {args.pages} pages, {args.delay * 1000:.0f} ms per response; "
-          f"--rate_per_host {args.rate} --fetch_concurrency {args.concurrency}")
+          f"--rate_per_host {args.rate} --fetch_concurrency {args.concurrency} {' '.join(extra)}")
     # A host's requests are an interval apart counted from the end of one response: its robots.txt and
     # --pages pages span pages x (interval + response time), so all hosts together give at most
     # hosts x (pages + 1) / that per second; `concurrency` requests in flight give concurrency / response time.
@@ -172,7 +175,7 @@ def main(argv=None) -> int:
                         for host in site.hosts:
                             f.write(f"http://{host}/news/{n}\n")
                 out_dir = os.path.join(tmp, f"out-{workers}")
-                seconds, row = run_pipeline(urls_file, out_dir, args, workers)
+                seconds, row = run_pipeline(urls_file, out_dir, args, workers, extra)
                 shutil.rmtree(out_dir, ignore_errors=True)
             finally:
                 site.close()

@@ -15,6 +15,8 @@ processes, cleaning children; the bench is their child subreaper, so each is cou
 printed per page, with the "cpu ratio" (the loop's CPU per page over the pipeline's): on a loaded machine
 that is the figure to compare between runs, and for one worker it is what the ratio would be on an idle
 core. "mem" is the peak resident memory of all processes against the first --workers value's.
+"cores" is the CPU time over the wall time: how many cores the run kept busy on average. With `--code this=.
+main=/work/main` the pipelines of two checkouts run side by side, alternating, against the same loops.
 Arguments after `--` are passed to `newsbeam run`.
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ import tempfile
 import time
 
 SHAPES = ("files", "jsonl", "warc")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_pages(corpus: str, limit: int | None) -> list[bytes]:
@@ -164,13 +167,15 @@ def _cpu(usage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(kind: str, pages_dir: str, out_dir: str, beam_args: list[str]) -> dict:
+def measure(kind: str, pages_dir: str, out_dir: str, beam_args: list[str], code: str = ROOT) -> dict:
     """One measurement in a fresh subprocess; also samples the memory of its whole process tree (workers included)
     and sums the CPU time (user + sys) of every process of that tree: each process's rusage reaches us when it is
-    waited for, by its parent or (once orphaned) by this subreaper process."""
+    waited for, by its parent or (once orphaned) by this subreaper process. `code`: the checkout whose pipeline
+    (and bench worker) runs."""
     cmd = [sys.executable, "-m", "bench.throughput", "--_worker", kind, "--_pages", pages_dir, "--_out", out_dir, "--", *beam_args]
+    env = dict(os.environ, PYTHONPATH=code)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=code, env=env)
         tree_peak, cpu, status, deadline = 0.0, 0.0, None, 0.0
         while True:
             tree_peak = max(tree_peak, tree_rss_mb(os.getpid(), include_root=False))
@@ -223,6 +228,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", nargs="+", type=int, default=[0],
                         help="`newsbeam run --workers` values to run side by side (default: 0, the automatic choice)")
     parser.add_argument("--warc-files", type=int, default=4, help="WARC files the pages are dealt into (default 4)")
+    parser.add_argument("--code", nargs="+", default=[f"this={ROOT}"], metavar="LABEL=CHECKOUT",
+                        help="checkouts whose pipelines run side by side, alternating, e.g. this=. main=/work/main "
+                        "(default: this one)")
     parser.add_argument("--_worker", help=argparse.SUPPRESS)
     parser.add_argument("--_pages", help=argparse.SUPPRESS)
     parser.add_argument("--_out", help=argparse.SUPPRESS)
@@ -251,7 +259,8 @@ def main(argv=None) -> int:
         mb = sum(os.path.getsize(os.path.join(dirs["files"], f)) for f in os.listdir(dirs["files"])) / 1e6
         print(f"{n} pages ({mb:.0f} MB of HTML) from {args.corpus}; shapes {' '.join(args.shapes)}; workers {' '.join(map(str, args.workers))}; "
               f"beam args: {' '.join(beam_args) or '(none)'}", flush=True)
-        runs = [("pipeline", shape, w) for shape in args.shapes for w in args.workers]
+        codes = dict(c.split("=", 1) for c in args.code)
+        runs = [(label, shape, w) for shape in args.shapes for w in args.workers for label in codes]
         results: dict[tuple, list[dict]] = {r: [] for r in runs}
         loops: list[dict] = []
 
@@ -267,41 +276,53 @@ def main(argv=None) -> int:
         before = loop()
         for r in range(args.repeat):
             for key in runs if r % 2 == 0 else runs[::-1]:
-                _, shape, workers = key
+                label, shape, workers = key
                 extra = ["--workers", str(workers)] if workers else []
-                m = measure("pipeline", dirs[shape], os.path.join(tmp, "out"), [*extra, *beam_args])
+                m = measure("pipeline", dirs[shape], os.path.join(tmp, "out"), [*extra, *beam_args], os.path.abspath(codes[label]))
                 m["rate"] = n / m["seconds"]
                 after = loop()
                 m["ratio"] = m["rate"] / ((before["rate"] + after["rate"]) / 2)
                 m["cpu_ratio"] = ((before["cpu_s"] + after["cpu_s"]) / 2) / m["cpu_s"]
                 before = after
                 results[key].append(m)
-                print(f"  round {r + 1} {'pipeline ' + shape + ' workers ' + str(workers or 'auto'):<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s  "
-                      f"ratio {m['ratio']:.2f}  cpu {1000 * m['cpu_s'] / n:.1f} ms/page (cpu ratio {m['cpu_ratio']:.2f})  "
+                print(f"  round {r + 1} {_name(key, codes):<28} {m['rate']:8.1f} pages/s  {m['seconds']:7.2f}s  "
+                      f"ratio {m['ratio']:.2f}  cpu {1000 * m['cpu_s'] / n:.1f} ms/page (cpu ratio {m['cpu_ratio']:.2f}, "
+                      f"cores {m['cpu_s'] / m['seconds']:.2f})  "
                       f"peak {m['peak_mb']:.0f} MB largest process, {m['tree_peak_mb']:.0f} MB all processes", flush=True)
     med = lambda got, field: statistics.median(m[field] for m in got)  # noqa: E731
     print()
     print("ratio: pages/s against the mean of the loop runs just before and after; cpu: user+sys seconds of the whole process")
     print("tree (driver, workers, children) per page; cpu ratio: the loop's cpu per page over the pipeline's (what a ratio")
-    print("would be on idle cores with one worker); mem: peak resident memory of all processes against the first --workers")
-    print(f"{'':<34}{'pages/s':>9}{'ratio':>7}{'cpu ms/page':>13}{'cpu ratio':>11}{'peak MB':>9}{'mem':>7}{'outcome':>32}   (medians)")
-    print(f"{'trafilatura.extract(fast=True) loop':<34}{med(loops, 'rate'):>9.1f}{'':>7}{1000 * med(loops, 'cpu_s') / n:>13.1f}{'':>11}"
+    print("would be on idle cores with one worker); cores: cpu over wall time (cores busy on average); mem: peak resident")
+    print("memory of all processes against the first --workers value's (same checkout)")
+    print(f"{'':<40}{'pages/s':>9}{'ratio':>7}{'cpu ms/page':>13}{'cpu ratio':>11}{'cores':>7}{'peak MB':>9}{'mem':>7}"
+          f"{'outcome':>32}   (medians)")
+    print(f"{'trafilatura.extract(fast=True) loop':<40}{med(loops, 'rate'):>9.1f}{'':>7}{1000 * med(loops, 'cpu_s') / n:>13.1f}{'':>11}"
+          f"{statistics.median(m['cpu_s'] / m['seconds'] for m in loops):>7.2f}"
           f"{med(loops, 'tree_peak_mb'):>9.0f}{'':>7}{str(loops[0]['empty']) + ' empty outputs':>32}")
     for key in runs:
-        _, shape, workers = key
+        label, shape, workers = key
         got = results[key]
-        first = med(results[("pipeline", shape, args.workers[0])], "tree_peak_mb")
+        first = med(results[(label, shape, args.workers[0])], "tree_peak_mb")
         outcome = f"{got[0]['articles']} articles + {got[0]['rejects']} rejects"
-        print(f"{'pipeline, ' + shape + ', workers ' + str(workers or 'auto'):<34}{med(got, 'rate'):>9.1f}{med(got, 'ratio'):>7.2f}"
-              f"{1000 * med(got, 'cpu_s') / n:>13.1f}{med(got, 'cpu_ratio'):>11.2f}{med(got, 'tree_peak_mb'):>9.0f}"
+        print(f"{_name(key, codes):<40}{med(got, 'rate'):>9.1f}{med(got, 'ratio'):>7.2f}"
+              f"{1000 * med(got, 'cpu_s') / n:>13.1f}{med(got, 'cpu_ratio'):>11.2f}"
+              f"{statistics.median(m['cpu_s'] / m['seconds'] for m in got):>7.2f}{med(got, 'tree_peak_mb'):>9.0f}"
               f"{med(got, 'tree_peak_mb') / first:>6.2f}x{outcome:>32}")
-    for shape in args.shapes:
-        if len(args.workers) > 1:
-            base = med(results[("pipeline", shape, args.workers[0])], "ratio")
-            rest = ", ".join(f"workers {w}: {med(results[('pipeline', shape, w)], 'ratio') / base:.2f}x"
-                             for w in args.workers[1:])
-            print(f"{shape}: against workers {args.workers[0] or 'auto'}, {rest} (ratio of ratios)")
+    for label in codes:
+        for shape in args.shapes:
+            if len(args.workers) > 1:
+                base = med(results[(label, shape, args.workers[0])], "ratio")
+                rest = ", ".join(f"workers {w}: {med(results[(label, shape, w)], 'ratio') / base:.2f}x"
+                                 for w in args.workers[1:])
+                print(f"{(label + ' ') if len(codes) > 1 else ''}{shape}: against workers {args.workers[0] or 'auto'}, {rest} "
+                      "(ratio of ratios)")
     return 0
+
+
+def _name(key: tuple, codes: dict) -> str:
+    label, shape, workers = key
+    return f"{label + ' ' if len(codes) > 1 else ''}pipeline {shape} workers {workers or 'auto'}"
 
 
 if __name__ == "__main__":

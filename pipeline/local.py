@@ -10,6 +10,7 @@ to a log file; the workers' log records still reach this process through Beam's 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -18,15 +19,15 @@ import sys
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-# Inputs of this many bytes or more (all files together) use one worker process per core by default:
-# below it, starting the workers (about 1 s more than an in-process run) costs more than the second
-# core gives back. Measured on dragnet HTML with 2 cores: about 100 pages (75 KB each) break even,
-# 300 pages ran at 32.5 vs 26.9 pages/s (bench.throughput --limit 300, --workers 2 vs 1).
+# Inputs of this many bytes or more (all files together) use one core per CPU by default: below it, starting the
+# extra cleaning processes costs more than they give back (docs/profile.md has the measurements).
 AUTO_PARALLEL_BYTES = 8 * 1024 * 1024
+# Pages a cleaning process holds at once with --workers 2 and up: the one it cleans and the next, waiting in the pipe.
+PAGES_PER_CLEANER = 2
 
 
 def choose_workers(requested: int, input_bytes: int, cpus: int | None = None) -> int:
-    """Worker processes for a local run: `requested` if > 0, else 1 for small inputs and one per core for large."""
+    """Cores for a local run: `requested` if > 0, else 1 for small inputs and one per CPU for large."""
     if requested < 0:
         raise ValueError(f"--workers must be 0 (automatic) or a positive number, got {requested}")
     if requested:
@@ -35,14 +36,62 @@ def choose_workers(requested: int, input_bytes: int, cpus: int | None = None) ->
     return cpus if input_bytes >= AUTO_PARALLEL_BYTES else 1
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalWork:
+    """The processes of a local run: Beam worker processes (1: the pipeline runs in this process) and, for each,
+    the HTML cleaning child processes and how many pages may be in flight to them (1: one page at a time)."""
+
+    beam_workers: int
+    clean_processes: int = 1
+    clean_in_flight: int = 1
+
+
+def local_work(options: PipelineOptions, requested: int, input_bytes: int, cpus: int | None = None) -> LocalWork | None:
+    """What a run on this machine starts for `--workers requested` (0: automatic), or None when the options name
+    another runner (it starts its own workers).
+
+    - default DirectRunner, one core: the pipeline in this process, one cleaning child, one page at a time (the
+      pipeline waits while the child cleans: one core busy at a time);
+    - default DirectRunner, N >= 2 cores: the pipeline in this process and N cleaning children, PAGES_PER_CLEANER
+      pages each in flight, so the children clean while this process reads, and passes earlier articles on;
+    - `--direct_running_mode multi_processing`: N Beam worker processes (N = --workers, else
+      --direct_num_workers when above 1, else one per CPU; with N = 1 the pipeline runs in this process), each
+      cleaning in its own child one page at a time; every stage is spread over the workers (fetching, stories),
+      at the cost of a Beam process (about 0.35 GB and 2.3 s of CPU to start) per worker."""
+    if requested < 0:
+        raise ValueError(f"--workers must be 0 (automatic) or a positive number, got {requested}")
+    if not is_direct(options):
+        if requested:
+            raise ValueError("--workers applies to the DirectRunner; with --runner set that runner's own worker options instead")
+        return None
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode == "multi_processing":
+        workers = direct.direct_num_workers or 0
+        return LocalWork(beam_workers=requested or (workers if workers > 1 else cpus or os.cpu_count() or 1))
+    if not is_local_default(options):
+        if requested:
+            raise ValueError("--workers applies to the default DirectRunner and its multi_processing mode; with "
+                             "--direct_running_mode multi_threading or --direct_num_workers set, use those instead")
+        return None
+    n = choose_workers(requested, input_bytes, cpus)
+    if n == 1:
+        return LocalWork(beam_workers=1)
+    return LocalWork(beam_workers=1, clean_processes=n, clean_in_flight=PAGES_PER_CLEANER * n)
+
+
 def is_local_default(options: PipelineOptions) -> bool:
-    """True when the run uses the DirectRunner in its default (in-process) mode, so newsbeam may choose the workers."""
-    runner = options.view_as(StandardOptions).runner
-    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
-    if name not in (None, "DirectRunner", "direct", "Direct"):
+    """True when the run uses the DirectRunner in its default (in-process) mode."""
+    if not is_direct(options):
         return False
     direct = options.view_as(DirectOptions)
     return direct.direct_running_mode in (None, "in_memory") and direct.direct_num_workers in (None, 1)
+
+
+def is_direct(options: PipelineOptions) -> bool:
+    """True when the run uses the DirectRunner (the default)."""
+    runner = options.view_as(StandardOptions).runner
+    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+    return name in (None, "DirectRunner", "direct", "Direct")
 
 
 # glibc gives every thread that allocates its own malloc arena (up to 8 per core); a worker runs bundles, gRPC
@@ -190,7 +239,10 @@ def process_runner(options: PipelineOptions, workers: int, log_path: str):
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     from apache_beam.transforms import environments
 
-    options.view_as(DirectOptions).direct_num_workers = workers
+    direct = options.view_as(DirectOptions)
+    direct.direct_num_workers = workers
+    # With multi_processing named in the options the runner would start Beam's own worker command instead of ours.
+    direct.direct_running_mode = "in_memory"
     lighten_beam()
     env = environments.SubprocessSDKEnvironment.from_command_string(command_string=worker_command(log_path))
     return FnApiRunner(default_environment=env)

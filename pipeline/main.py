@@ -117,7 +117,9 @@ def _runner(options: PipelineOptions, plan: RunPlan, worker_log: str, stack: con
 def _announce(plan: RunPlan, out) -> None:
     s = plan.settings
     workers = plan.workers
-    where = f"{workers} worker processes" if workers > 1 else "in-process" if workers == 1 else "runner-managed workers"
+    cleaners = s.clean.clean_processes
+    where = (f"{workers} worker processes" if workers > 1 else "runner-managed workers" if workers < 1
+             else f"in-process, {cleaners} cleaning processes" if cleaners > 1 else "in-process")
     also = f" ({plan.skipped_files} more skipped: read by earlier runs)" if plan.skipped_files else ""
     print(f"newsbeam {s.run_id}: {len(plan.files)} file(s){also} from {len(plan.patterns)} input pattern(s) -> {s.output} ({where})",
           file=out, flush=True)

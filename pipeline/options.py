@@ -119,10 +119,14 @@ class NewsbeamOptions(PipelineOptions):
             dest="workers",
             type=int,
             default=0,
-            help="Worker processes of the default DirectRunner. 0 (default) chooses: one process for inputs under "
-            "8 MB in all, one per CPU core for larger ones (starting workers takes a few seconds). 1 runs in this "
-            "process; N starts N processes. With --runner or --direct_running_mode, use that runner's worker options "
-            "instead.",
+            help="Cores of this machine the run uses (the DirectRunner). 1: the pipeline runs in this process and "
+            "cleans HTML in one child process, one page at a time (the time limit per page kills that child), so one "
+            "core is busy at a time. N >= 2: the pipeline in this process and N cleaning child processes (about 65 MB "
+            "each at start), two pages each in flight, so they clean while this process reads and writes. 0 "
+            "(default) chooses: 1 for inputs under 8 MB in all, one per CPU core for larger ones. With "
+            "--direct_running_mode multi_processing, N Beam worker processes instead (about 0.35 GB each, every stage "
+            "spread over them, fetching and stories too; default one per core), each cleaning in its own child. With "
+            "--runner, use that runner's worker options.",
         )
         add(
             "--max_failed_share",
@@ -226,7 +230,8 @@ def help_parser(prog: str) -> argparse.ArgumentParser:
         description="Read articles, strip boilerplate, group copies and same-event articles into stories, "
         "and write Parquet tables (articles, stories, rejects, runs) that DuckDB can query.",
         epilog="Every other option is passed to Apache Beam unchanged, e.g. --runner=DataflowRunner, "
-        "--direct_running_mode=multi_processing --direct_num_workers=2. The default runner is the DirectRunner.",
+        "--direct_running_mode=multi_processing --direct_num_workers=2 (Beam worker processes: see --workers). The "
+        "default runner is the DirectRunner.",
     )
     NewsbeamOptions._add_argparse_args(parser)
     return parser

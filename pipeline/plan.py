@@ -93,7 +93,7 @@ class Settings:
     fetch: FetchConfig
     max_input_bytes: int
     incremental: bool
-    workers: int  # as requested: 0 = automatic
+    workers: int  # cores as requested (--workers): 0 = automatic
     max_failed_share: float | None = None  # above it a run exits 4 (pipeline/status.py)
     refresh: bool = False  # request pages earlier runs ingested again
     poll_hints: bool = False  # skip feeds whose own hints say they are not due (follow mode)
@@ -144,7 +144,7 @@ class RunPlan:
     patterns: tuple[str, ...]
     files: dict  # {path: (size, mtime)} of the files this run reads
     skipped_files: int  # files an earlier run read unchanged (incremental runs)
-    workers: int  # worker processes newsbeam starts itself; 0 when the runner options decide
+    workers: int  # Beam worker processes newsbeam starts itself (1: in this process); 0 when the runner options decide
     has_history: bool = False  # the output holds published runs this run continues
 
     @property
@@ -182,15 +182,10 @@ class RunPlan:
         return lay.run_files_glob("articles"), lay.state_glob(SIGNATURES_STATE), lay.state_glob(STORY_TERMS_STATE)
 
 
-def local_workers(options: PipelineOptions, requested: int, input_bytes: int) -> int:
-    """Worker processes newsbeam starts itself (see pipeline/local.py); 0 when the runner options decide."""
-    if not local.is_local_default(options):
-        if requested:
-            raise UsageError("--workers applies to the default DirectRunner; with --runner or --direct_running_mode "
-                             "set that runner's own worker options instead")
-        return 0
+def local_work(options: PipelineOptions, requested: int, input_bytes: int) -> local.LocalWork | None:
+    """The processes a local run starts (see pipeline/local.py); None when the runner options decide."""
     try:
-        return local.choose_workers(requested, input_bytes)
+        return local.local_work(options, requested, input_bytes)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -204,6 +199,9 @@ def plan_run(options: PipelineOptions, settings: Settings) -> RunPlan:
         new = incremental.only_unread(files, incremental.read_before(settings.layout))
         skipped, files = len(files) - len(new), new
     _check_fetch_sources(settings.sources)
-    workers = local_workers(options, settings.workers, sum(size for size, _ in files.values()))
+    work = local_work(options, settings.workers, sum(size for size, _ in files.values()))
+    if work is not None:  # the cleaning processes are part of the cleaner's config: each worker's DoFns start them
+        clean = dataclasses.replace(settings.clean, clean_processes=work.clean_processes, clean_in_flight=work.clean_in_flight)
+        settings = dataclasses.replace(settings, clean=clean)
     has_history = settings.incremental and bool(published_runs(settings.layout))
-    return RunPlan(settings, tuple(patterns), files, skipped, workers, has_history)
+    return RunPlan(settings, tuple(patterns), files, skipped, work.beam_workers if work else 0, has_history)

@@ -1,7 +1,7 @@
 """The `runs.options` column: the options the user gave and newsbeam's effective settings, as one JSON object.
 
     {"given":    the command-line options as the user gave them (newsbeam's and Beam's, defaults left out),
-     "newsbeam": the settings the run used: output, inputs, their format and the sources, incremental or not, worker processes,
+     "newsbeam": the settings the run used: output, inputs, their format and the sources, incremental or not, worker and cleaning processes,
                  input size cap and the clean / copies / stories (and, when fetching, fetch) configs in full,
      "runner":   the Beam runner}
 
@@ -39,7 +39,8 @@ def effective_settings(plan: RunPlan) -> dict:
         "sitemaps": list(s.sources.sitemaps),
         "incremental": s.incremental,
         "workers_requested": s.workers,
-        "worker_processes": plan.workers,
+        "worker_processes": plan.workers,  # Beam worker processes (1: in process; 0: the runner decides)
+        "cleaning_processes": s.clean.clean_processes,  # HTML cleaning children per worker (also in "clean")
         "max_input_bytes": s.max_input_bytes,
         "clean": dataclasses.asdict(s.clean),
         "copies": dataclasses.asdict(s.copies),

@@ -35,6 +35,26 @@ def test_choose_workers(requested, input_bytes, cpus, expected):
     assert local.choose_workers(requested, input_bytes, cpus) == expected
 
 
+@pytest.mark.parametrize(
+    "argv,requested,input_bytes,expected",
+    [
+        ([], 1, 500 * MB, local.LocalWork(1, 1, 1)),
+        ([], 2, 1, local.LocalWork(1, 2, 2 * local.PAGES_PER_CLEANER)),
+        ([], 0, local.AUTO_PARALLEL_BYTES, local.LocalWork(1, 4, 4 * local.PAGES_PER_CLEANER)),
+        ([], 0, 1 * MB, local.LocalWork(1, 1, 1)),
+        (["--direct_running_mode=multi_processing"], 0, 1, local.LocalWork(4)),
+        (["--direct_running_mode=multi_processing", "--direct_num_workers=3"], 0, 1, local.LocalWork(3)),
+        (["--direct_running_mode=multi_processing"], 2, 1, local.LocalWork(2)),
+        (["--direct_running_mode=multi_threading"], 0, 1, None),
+        (["--runner=DataflowRunner"], 0, 1, None),
+    ],
+    ids=["one-core", "two-cores", "auto-large", "auto-small", "processes-per-cpu", "processes-given", "processes-by-workers",
+         "threads", "other-runner"],
+)
+def test_local_work_says_what_each_setting_starts(argv, requested, input_bytes, expected):
+    assert local.local_work(PipelineOptions(argv), requested, input_bytes, cpus=4) == expected
+
+
 def test_choose_workers_rejects_negative():
     with pytest.raises(ValueError, match="--workers"):
         local.choose_workers(-1, 0, 2)
@@ -131,16 +151,22 @@ def test_workers_option_gives_the_same_result_as_in_process(tmp_path):
     printed = io.StringIO()
     run(["--input", SEEDS, "--output", str(tmp_path / "one"), "--workers", "1"], out=io.StringIO())
     row = run(["--input", SEEDS, "--output", str(tmp_path / "two"), "--workers", "2"], out=printed)
-    assert "(2 worker processes)" in printed.getvalue()
+    assert "(in-process, 2 cleaning processes)" in printed.getvalue()
+    procs = io.StringIO()
+    run(["--input", SEEDS, "--output", str(tmp_path / "procs"), "--workers", "2", "--direct_running_mode=multi_processing"],
+        out=procs)
+    assert "(2 worker processes)" in procs.getvalue()
     q = "SELECT article_id, story_id, text FROM articles ORDER BY 1"
-    assert connect(str(tmp_path / "two")).sql(q).fetchall() == connect(str(tmp_path / "one")).sql(q).fetchall()
+    one = connect(str(tmp_path / "one")).sql(q).fetchall()
+    assert connect(str(tmp_path / "two")).sql(q).fetchall() == one
+    assert connect(str(tmp_path / "procs")).sql(q).fetchall() == one
     assert row["article_count"] == 3
     assert not list(pathlib.Path(tempfile.gettempdir()).glob(f"newsbeam-{row['run_id']}-workers.log"))
 
 
 @pytest.mark.parametrize(
     "extra,message",
-    [(["--workers", "-2"], "--workers must be"), (["--workers", "2", "--direct_running_mode=multi_processing"], "default DirectRunner")],
+    [(["--workers", "-2"], "--workers must be"), (["--workers", "2", "--direct_running_mode=multi_threading"], "default DirectRunner")],
     ids=["negative", "with-running-mode"],
 )
 def test_workers_usage_errors(tmp_path, extra, message):
@@ -149,7 +175,8 @@ def test_workers_usage_errors(tmp_path, extra, message):
 
 
 def test_cli_with_workers_prints_no_worker_start_up_noise(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--input", SEEDS, "--output", str(tmp_path / "o"), "--workers", "2"],
+    res = subprocess.run([sys.executable, "-m", "pipeline", "run", "--input", SEEDS, "--output", str(tmp_path / "o"), "--workers", "2",
+                          "--direct_running_mode", "multi_processing"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "inputs          3  = 3 articles + 0 rejects" in res.stdout

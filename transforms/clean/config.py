@@ -73,6 +73,11 @@ class CleanConfig:
     # Seconds one HTML page may take to clean before it becomes an `extraction_timeout` reject; it is cleaned in
     # a child process that is killed then (0 = no limit, cleaned in the worker itself; >= 0).
     extraction_timeout_s: float = 30.0
+    # With a time limit: HTML is cleaned in this many child processes (>= 1) ...
+    clean_processes: int = 1
+    # ... with at most this many pages in flight per cleaning step (>= 1): 1 cleans one page at a time while the
+    # step waits; more let the step read the next pages and pass earlier articles on while children clean.
+    clean_in_flight: int = 1
 
     def __post_init__(self):
         if self.learn_min_articles < 2 or self.learn_min_articles_long < self.learn_min_articles:
@@ -91,3 +96,5 @@ class CleanConfig:
             raise ValueError("second_opinion_min_coverage must be between 0 and 1")
         if self.extraction_timeout_s < 0:
             raise ValueError("extraction_timeout_s must be >= 0")
+        if self.clean_processes < 1 or self.clean_in_flight < 1:
+            raise ValueError("clean_processes and clean_in_flight must be >= 1")

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import FORMAT_JSONL_TEXT, FORMAT_JSONL_TITLE, CleanArticle, RawArticle
 from schemas.rejects import Reason, Stage
@@ -18,8 +20,8 @@ from transforms.clean.templates import (
     remove_learned_template,
     template_candidates,
 )
-from transforms.clean.timeout import TimeLimitedCleaner
-from transforms.rejecting import REJECTS, one_record, reject
+from transforms.clean.timeout import CleaningPool
+from transforms.rejecting import REJECTS, emit, one_record, reject, reject_for
 
 ARTICLES = "articles"  # the main output of StripBoilerplate and its DoFns
 
@@ -28,28 +30,59 @@ class CleanArticleFn(beam.DoFn):
     """RawArticle -> CleanArticle (trafilatura for HTML, then the line rules; page-dump layout for raw text).
 
     Outputs: the article on the main output, or an extract-stage reject: `extraction_failed` for HTML without
-    main text, `extraction_timeout` for a page that took longer than `cfg.extraction_timeout_s` (HTML is then
-    cleaned in a child process, killed at the limit). Every input leaves as exactly one of the two. The
-    article's text may still be empty here.
+    main text (or whose cleaning process died on it), `extraction_timeout` for a page that took longer than
+    `cfg.extraction_timeout_s`. Every input leaves as exactly one of the two. The article's text may still be
+    empty here.
+
+    With a time limit, HTML is cleaned in a pool of `cfg.clean_processes` child processes (timeout.py), a child
+    killed at the limit. With `cfg.clean_in_flight` > 1 a page's outcome may leave in a later process() call or
+    in finish_bundle, as a WindowedValue with its own element's timestamp and windows, while later pages are
+    read and earlier articles go on downstream.
     """
 
     def __init__(self, cfg: CleanConfig):
         self.cfg = cfg
-        self._limited = None
+        self._pool = None
+        self._waiting: dict = {}
 
     def setup(self):
-        self._limited = TimeLimitedCleaner(self.cfg.extraction_timeout_s) if self.cfg.extraction_timeout_s > 0 else None
+        cfg = self.cfg
+        self._pool = CleaningPool(cfg.clean_processes, cfg.extraction_timeout_s) if cfg.extraction_timeout_s > 0 else None
+        self._waiting = {}  # token -> (source_uri, input_id, the element's WindowedValue without its value)
+        self._tokens = itertools.count()
+
+    def process(self, raw: RawArticle, element=beam.DoFn.WindowedValueParam):
+        if not (raw.is_html and self._pool is not None):
+            yield from self._clean_here(raw)
+            return
+        token = next(self._tokens)
+        # Without Beam around it (a direct call) there is no element to take the window from: plain values.
+        where = element.with_value(None) if isinstance(element, WindowedValue) else None
+        self._waiting[token] = (raw.source_uri, raw.input_id, where)
+        self._pool.submit(token, raw, self.cfg)
+        yield from self._outputs(self._pool.collect(keep=self.cfg.clean_in_flight - 1))
+
+    def finish_bundle(self):
+        if self._pool is not None:
+            yield from self._outputs(self._pool.collect(keep=0))
 
     @one_record(Stage.EXTRACT, lambda raw: (raw.source_uri, raw.input_id))
-    def process(self, raw: RawArticle):
-        if raw.is_html and self._limited is not None:
-            yield self._limited.clean(raw, self.cfg)
-        else:
-            yield clean_article(raw, self.cfg)
+    def _clean_here(self, raw: RawArticle):
+        yield clean_article(raw, self.cfg)
+
+    def _outputs(self, done):
+        """Each finished page's article or reject, in its own element's window."""
+        for token, outcome in done:
+            source_uri, input_id, element = self._waiting.pop(token)
+            if isinstance(outcome, Exception):  # a reject of the page, or a bug in the child: an internal_error reject
+                tagged = emit(reject_for(outcome, source_uri, input_id, Stage.EXTRACT))
+                yield tagged if element is None else beam.pvalue.TaggedOutput(tagged.tag, element.with_value(tagged.value))
+            else:
+                yield outcome if element is None else element.with_value(outcome)
 
     def teardown(self):
-        if self._limited is not None:
-            self._limited.close()
+        if self._pool is not None:
+            self._pool.close()
 
 
 class RemoveLearnedTemplateFn(beam.DoFn):
