@@ -9,8 +9,9 @@ from trafilatura.utils import load_html
 
 from schemas.records import FORMAT_HTML, FORMAT_HTTP, RawArticle
 from transforms.clean import CleanConfig
+from transforms.clean.agreement import paragraph_groups
 from transforms.clean.article import clean_article
-from transforms.clean.extract import detect_language, load_language_identifier, paragraph_chars
+from transforms.clean.extract import detect_language, load_language_identifier
 from transforms.clean.html_audit import left_out, page_blocks
 from transforms.clean.rules import ends_like_sentence, match_line_rule, words
 
@@ -66,12 +67,17 @@ def test_html_article_lists_what_extraction_left_out():
 
 # --- second opinion ----------------------------------------------------------------------------------------------
 
-def test_paragraph_chars_counts_article_paragraphs_outside_comments():
+def _paragraph_chars(tree, whole_page: bool) -> int:
+    outside, articles = paragraph_groups(tree, whole_page)
+    return sum(len(p) for p in outside) + sum(len(p) for group in articles for p in group)
+
+
+def test_paragraph_groups_hold_article_paragraphs_outside_comments():
     page = article_page(extra="<div class='comment-list'><p>" + "A reader comment. " * 20 + "</p></div>")
     tree = load_html(page)
     article_only = sum(len(s) for s in SENTENCES)
-    assert paragraph_chars(tree, whole_page=False) == article_only  # <article> only
-    assert paragraph_chars(tree, whole_page=True) == article_only + len("Copyright 2024 The Courier")
+    assert _paragraph_chars(tree, whole_page=False) == article_only  # <article> only
+    assert _paragraph_chars(tree, whole_page=True) == article_only + len("Copyright 2024 The Courier")
 
 
 def test_second_opinion_never_shortens_the_text():

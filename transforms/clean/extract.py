@@ -109,13 +109,6 @@ def _htmldate(tree, page_url: str | None) -> dt.datetime | None:
         return None
 
 
-def paragraph_chars(tree, whole_page: bool) -> int:
-    """Characters in the page's <p> elements outside comment sections: how long its article may be. Only those
-    inside <article>/<main>/articleBody unless `whole_page` (a page that declares itself an article)."""
-    outside, articles = paragraph_groups(tree, whole_page)
-    return sum(len(p) for p in outside) + sum(len(p) for group in articles for p in group)
-
-
 def _main_text(tree, html: str, url: str | None, ex: Extracted, cfg: CleanConfig) -> str:
     """The page's main text, its source in `ex.sources["text"]`: trafilatura's fast pass, checked against the page.
 
@@ -147,11 +140,12 @@ def _main_text(tree, html: str, url: str | None, ex: Extracted, cfg: CleanConfig
         flatten_ruby(again_tree)
         again = trafilatura.bare_extraction(again_tree, fast=False, **settings)
         other = (again.text or "") if again is not None else ""
-        if len(other) > len(text) and agreement(ref_bag, shingle_bag(other)) >= agreement(ref_bag, bag):
-            text, ex.sources["text"] = other, TEXT_SECOND_OPINION
+        other_bag = shingle_bag(other)
+        if len(other) > len(text) and agreement(ref_bag, other_bag) >= agreement(ref_bag, bag):
+            text, bag, ex.sources["text"] = other, other_bag, TEXT_SECOND_OPINION
     if ex.json_ld_body and cfg.json_ld_min_share > 0:
         page = [*groups[0], *(p for group in groups[1] for p in group)]
-        fuller = fuller_body(ex.json_ld_body, shingle_bag(text), page, cfg.json_ld_min_share)
+        fuller = fuller_body(ex.json_ld_body, bag, page, cfg.json_ld_min_share)
         if fuller is not None:
             text, ex.sources["text"] = fuller, TEXT_JSON_LD
     return text
@@ -177,11 +171,12 @@ def extract_html(html: str, url: str | None, cfg: CleanConfig = CleanConfig()) -
     text, cut = cut_edges(text, ex.title)  # a paywall box at the end, a bare date line at either end
     ex.text = text
     ex.left_out += cut
-    byline = structured.byline_in_text(ex.bold_names, split_lines(text)) if ex.bold_names else None
+    lines = split_lines(text)
+    byline = structured.byline_in_text(ex.bold_names, lines) if ex.bold_names else None
     if byline:  # the page credits no person, and its text opens or ends with a bold name paragraph
         ex.author, ex.sources["author"] = byline, SOURCE_BYLINE
     if ex.author is None:
-        ex.author = byline_author(split_lines(text)[:5])
+        ex.author = byline_author(lines[:5])
         if ex.author:
             ex.sources["author"] = SOURCE_BYLINE
     m = _HTML_LANG.search(html[:5000])

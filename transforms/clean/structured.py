@@ -135,13 +135,22 @@ def is_admin_account(url) -> bool:
     return isinstance(url, str) and bool(_ADMIN_ACCOUNT.search(url.strip()))
 
 
+_URLISH = re.compile(r"^(https?:|www\.)", re.I)  # a URL, not a name
+
+
+def _resolved(item, ids: dict[str, dict] | None):
+    """A JSON-LD `{"@id": ...}` reference replaced by the object of that id elsewhere on the page."""
+    if isinstance(item, dict) and "name" not in item and ids and isinstance(item.get("@id"), str):
+        return ids.get(item["@id"], item)
+    return item
+
+
 def account_names(value, ids: dict[str, dict] | None, tree=None) -> set[str]:
     """Names the page gives its CMS administrator account (a JSON-LD author or an author link whose profile is
     `/author/admin/`): the site posting, counted as the publication, not a person."""
     out = set()
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict) and "name" not in item and ids and isinstance(item.get("@id"), str):
-            item = ids.get(item["@id"], item)
+        item = _resolved(item, ids)
         if isinstance(item, dict) and any(is_admin_account(item.get(k)) for k in ("@id", "url")):
             out.update(person_names(item))
     for a in tree.xpath("//a[@rel='author']") if tree is not None else ():
@@ -157,10 +166,8 @@ def person_names(value, ids: dict[str, dict] | None = None) -> list[str]:
     items = value if isinstance(value, list) else [value]
     out: list[str] = []
     for item in items:
-        if isinstance(item, dict) and "name" not in item and ids and isinstance(item.get("@id"), str):
-            item = ids.get(item["@id"], item)
-        name = _name(item)
-        if name and not re.match(r"^(https?:|www\.)", name, re.I) and name not in out:
+        name = _name(_resolved(item, ids))
+        if name and not _URLISH.match(name) and name not in out:
             out.append(name)
     return out
 
@@ -440,7 +447,6 @@ def pick_stamp(stamps: list[tuple[str, Stamp]]) -> tuple[Stamp | None, str | Non
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 # A short staff code after a name: "Elena Oberholzer (obe)".
 _STAFF_CODE = re.compile(r"\s*\([^()\s]{1,6}\.?\)\s*$")
-_URLISH = re.compile(r"^(https?:|www\.)", re.I)
 
 
 # A label before the names ("By Jane Smith", "Autor: ..."); the scorer's and most readers' idea of a name has none.

@@ -32,9 +32,13 @@ _HEADER = struct.Struct("!Q")
 _CHILD = "from transforms.clean.timeout import child_main; child_main()"
 
 
-def _write(stream, obj) -> None:
+def _frame(obj) -> bytes:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def _write(stream, obj) -> None:
+    stream.write(_frame(obj))
     stream.flush()
 
 
@@ -109,11 +113,6 @@ class _Child:
             data = bytes(self.incoming[_HEADER.size:_HEADER.size + size])
             del self.incoming[:_HEADER.size + size]
             yield pickle.loads(data)
-
-
-def _frame(obj) -> bytes:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(data)) + data
 
 
 # Bytes a pipe to or from a child may hold (Linux F_SETPIPE_SZ; at most /proc/sys/fs/pipe-max-size, 1 MiB by
