@@ -13,6 +13,7 @@ from schemas import counts as c
 from schemas.layout import PARQUET_STATES, OutputLayout, StagingLayout, is_compacted
 from schemas.rejects import Stage
 from schemas.tables import RUN_TABLES, RUNS_SCHEMA
+from transforms.parquet import read_table
 
 
 def check_accounted(counts: dict, read_records: int | None) -> None:
@@ -169,7 +170,7 @@ def compaction_markers(layout: OutputLayout, published_before: float | None = No
         if published_before is not None and m.last_updated_in_seconds >= published_before:
             continue
         with FileSystems.open(m.path) as f:
-            t = pq.read_table(f, columns=["folder", "run_id"])
+            t = read_table(f, columns=["folder", "run_id"])
         pairs.extend(zip(t["folder"].to_pylist(), t["run_id"].to_pylist()))
     return pairs
 

@@ -43,6 +43,7 @@ from schemas.layout import (
 from schemas.records import UTC
 from schemas.state import FEED_POLLS_SCHEMA, INGESTED_SCHEMA, SIGNATURES_SCHEMA, STORY_TERMS_SCHEMA, VALIDATORS_SCHEMA
 from schemas.tables import ARTICLES_SCHEMA, REJECTS_SCHEMA, RUNS_SCHEMA, STORIES_SCHEMA
+from transforms.parquet import read_table
 
 # table -> (the view of its live per-run rows, its schema, the file name inside a folder)
 TABLES = {
@@ -128,7 +129,7 @@ def remove_replaced(layout: OutputLayout, grace_s: float = 0.0) -> int:
         FileSystems.delete(sorted(gone))
     for m in FileSystems.match([layout.compaction_markers_glob()])[0].metadata_list:
         with FileSystems.open(m.path) as f:
-            folders = set(pq.read_table(f, columns=["folder"])["folder"].to_pylist())
+            folders = set(read_table(f, columns=["folder"])["folder"].to_pylist())
         if not folders & live and folders <= marked:
             FileSystems.delete([m.path])
     return len(gone)

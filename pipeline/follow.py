@@ -26,6 +26,7 @@ from pipeline import commit, incremental
 from pipeline.plan import UsageError, new_run_id, settings_from
 from schemas.layout import OutputLayout
 from schemas.records import UTC
+from transforms.parquet import read_table
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Options that make no sense once per cycle: each cycle names itself and continues the output.
@@ -94,13 +95,11 @@ def _read_json(path: str) -> dict:
 
 
 def _runs_row(layout: OutputLayout, run_id: str) -> dict | None:
-    import pyarrow.parquet as pq
-
     path = layout.run_row(run_id)
     if not FileSystems.exists(path):
         return None
     with FileSystems.open(path) as f:
-        rows = pq.read_table(f).to_pylist()
+        rows = read_table(f).to_pylist()
     return rows[0] if rows else None
 
 

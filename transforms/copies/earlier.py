@@ -17,6 +17,7 @@ from schemas.records import DUP_EXACT, DUP_NEAR, CleanArticle, StoryAssignment
 from transforms.copies.config import CopyConfig
 from transforms.copies.minhash import SIGNATURE_DTYPE, article_signature, band_keys, jaccard_estimate, permutations, stored_signature
 from transforms.earlier import ReadEarlierState
+from transforms.parquet import read_table
 
 NEW = "new"
 COPIES = "copies"
@@ -26,10 +27,8 @@ EARLIER_COLUMNS = ["content_hash", "article_id", "duplicate_of", "story_id", "ru
 def earlier_rows(readable_file) -> Iterator[tuple[str, tuple[str, str, str]]]:
     """(content_hash, (run_id, kept article_id, story_id)) for each row of one earlier `articles` Parquet file;
     the kept article is the row's `duplicate_of`, or the row itself."""
-    import pyarrow.parquet as pq
-
     with readable_file.open() as f:
-        table = pq.read_table(f, columns=EARLIER_COLUMNS)
+        table = read_table(f, columns=EARLIER_COLUMNS)
     for row in table.to_pylist():
         yield row["content_hash"], (row["run_id"], row["duplicate_of"] or row["article_id"], row["story_id"])
 
@@ -66,7 +65,6 @@ def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig, new_sigs
     are read first, and the rows are narrowed, vectorised, to those with a band equal to a band of a new article
     (band_fingerprints); only those are read whole and get their keys hashed."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     if not wanted:
         return
@@ -74,7 +72,7 @@ def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig, new_sigs
     num_perm, seed, shingle_size = cfg.signature_setting
     columns = ["signature", "num_perm", "seed", "shingle_size"] if new_sigs else None
     with readable_file.open() as f:
-        table = pq.read_table(f, columns=columns)
+        table = read_table(f, columns=columns)
     keep = pc.and_(pc.and_(pc.equal(table["num_perm"], num_perm), pc.equal(table["seed"], seed)),
                    pc.equal(table["shingle_size"], shingle_size))
     if new_sigs:
@@ -89,7 +87,7 @@ def earlier_signature_rows(readable_file, wanted: set, cfg: CopyConfig, new_sigs
         if not pc.any(keep).as_py():
             return
         with readable_file.open() as f:
-            table = pq.read_table(f)
+            table = read_table(f)
     for row in table.filter(keep).to_pylist():
         sig = np.frombuffer(row["signature"], dtype=SIGNATURE_DTYPE)
         for key in band_keys(sig, bands, rows):

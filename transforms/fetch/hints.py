@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.records import UTC
 from transforms.http_headers import parse_retry_after
+from transforms.parquet import read_table
 from transforms.urls import canonical_url
 
 # The longest wait a hint may impose: a feed that asks for a week is still polled daily.
@@ -66,12 +67,11 @@ def poll_row(url: str, status: int, headers: dict, body: bytes | None, now: dt.d
 
 def read_polls(pattern: str) -> Iterator[tuple[str, dict]]:
     """(url, row) of every feed_polls file matching `pattern` (small: a row per feed per run)."""
-    import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
     for m in FileSystems.match([pattern])[0].metadata_list:
         with FileSystems.open(m.path) as f:
-            for row in pq.read_table(f, columns=["url", "polled_at", "next_poll_at"]).to_pylist():
+            for row in read_table(f, columns=["url", "polled_at", "next_poll_at"]).to_pylist():
                 yield row["url"], row
 
 

@@ -11,6 +11,7 @@ import zlib
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.parquet import read_table
 from transforms.urls import canonical_url
 
 LOOKUP_SHARDS = 1  # lookups per run (each scans the earlier URLs once; DuckDB parallelises the scan itself)
@@ -28,13 +29,12 @@ def ingested_among(pattern: str, urls: list[str]) -> set[str]:
     if "://" in pattern:  # object store: DuckDB would need its own credentials; read the url column with pyarrow
         import pyarrow as pa
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
         from apache_beam.io.filesystems import FileSystems
 
         wanted, found = set(urls), set()
         for m in FileSystems.match([pattern])[0].metadata_list:
             with FileSystems.open(m.path) as f:
-                col = pq.read_table(f, columns=["url"])["url"]
+                col = read_table(f, columns=["url"])["url"]
             found.update(v for v in col.filter(pc.is_in(col, value_set=pa.array(sorted(wanted)))).to_pylist())
         return found
     import glob

@@ -5,17 +5,17 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 
 from schemas.records import UTC
+from transforms.parquet import read_table
 from transforms.urls import canonical_url
 
 
 def read_validators(pattern: str) -> Iterator[tuple[str, dict]]:
     """(url, {etag, last_modified, fetched_at}) rows of every validators file matching `pattern`."""
-    import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
     for m in FileSystems.match([pattern])[0].metadata_list:
         with FileSystems.open(m.path) as f:
-            table = pq.read_table(f, columns=["url", "etag", "last_modified", "fetched_at"])
+            table = read_table(f, columns=["url", "etag", "last_modified", "fetched_at"])
         for row in table.to_pylist():
             yield row["url"], {"etag": row["etag"], "last_modified": row["last_modified"], "fetched_at": row["fetched_at"]}
 

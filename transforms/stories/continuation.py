@@ -81,7 +81,7 @@ def earlier_terms(readable_file, windows: list | None, cfg: StoryConfig) -> Iter
     with readable_file.open() as f:
         parquet = pq.ParquetFile(f)
         # The times first: a file with no row in a window (most of a long history) is not decoded further.
-        ts = parquet.read(columns=["ts"]).column("ts").to_numpy(zero_copy_only=False).astype(np.float64)  # NULL -> NaN
+        ts = parquet.read(columns=["ts"], use_threads=False).column("ts").to_numpy(zero_copy_only=False).astype(np.float64)  # NULL -> NaN
         keep = _in_windows(ts, windows)
         if not keep.any():
             return
@@ -91,7 +91,7 @@ def earlier_terms(readable_file, windows: list | None, cfg: StoryConfig) -> Iter
             if keep[start:start + n].any():
                 groups.append((g, start, n))
             start += n
-        table = parquet.read_row_groups([g for g, _, _ in groups])
+        table = parquet.read_row_groups([g for g, _, _ in groups], use_threads=False)
         mask = np.concatenate([keep[s:s + n] for _, s, n in groups])
     table = table.filter(pa.array(mask))
     for row in table.to_pylist():
