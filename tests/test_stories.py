@@ -275,17 +275,41 @@ def test_a_leftover_article_does_not_join_a_story_beyond_the_time_window():
     assert "x" not in labels
 
 
-@pytest.mark.parametrize("headlines", [False, True], ids=["articles", "headlines"])
-def test_average_linkage_is_order_invariant(headlines):
-    rng = random.Random(3)
-    ids = [f"n{i}" for i in range(30)]
-    nodes = {x: node(x, headline=headlines and i % 3 != 0) for i, x in enumerate(ids)}
-    edges = [(nodes[a], nodes[b], round(rng.random(), 3)) for i, a in enumerate(ids) for b in ids[i + 1 :] if rng.random() < 0.2]
-    first = average_linkage(edges, CFG)
-    for _ in range(5):
-        shuffled = [((b, a, s) if rng.random() < 0.5 else (a, b, s)) for a, b, s in edges]
-        rng.shuffle(shuffled)
-        assert average_linkage(shuffled, CFG) == first
+
+def test_two_leftovers_before_and_after_a_story_never_both_join_it():
+    # Each is within the window of the story (days 1-2) alone: a at day 0, b at day 3.9; together 3.9 days.
+    day = 86400.0
+    story = [node(f"s{i}", day + i * day / 4) for i in range(5)]
+    edges = [(story[i], story[j], 0.4) for i in range(5) for j in range(i + 1, 5)]
+    a, b = node("a", 0.0), node("b", 3.9 * day)
+    edges += [(a, m, 0.25) for m in story[:3]] + [(b, m, 0.3) for m in story[2:]]
+    labels = average_linkage(edges, CFG)
+    assert labels["b"] == labels["s0"]  # the stronger one joins (0.3 against 0.25)
+    assert "a" not in labels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_story_stays_within_the_time_window(seed):
+    # Six stories of six articles spanning 1.5 days, each with four leftovers of three edges (0.20-0.35) into
+    # it, up to 2.4 days from its centre: each alone may join, but not one on each side.
+    rng = random.Random(seed)
+    day, nodes, edges = 86400.0, [], []
+    for s in range(6):
+        centre = rng.uniform(0, 20 * day)
+        story = [node(f"s{s}m{i}", centre + rng.uniform(-0.75, 0.75) * day) for i in range(6)]
+        edges += [(a, b, 0.5) for i, a in enumerate(story) for b in story[i + 1:]]
+        for j in range(4):
+            x = node(f"s{s}x{j}", centre + rng.uniform(-2.4, 2.4) * day)
+            edges += [(x, m, round(rng.uniform(0.2, 0.35), 3)) for m in rng.sample(story, 3)]
+            nodes.append(x)
+        nodes += story
+    labels = average_linkage(edges, CFG)
+    stories: dict[str, list[float]] = {}
+    for n in nodes:
+        if n[0] in labels:
+            stories.setdefault(labels[n[0]], []).append(n[2])
+    assert sum(len(ts) for ts in stories.values()) > 36  # some leftovers joined
+    assert max(max(ts) - min(ts) for ts in stories.values()) <= CFG.window_days * day
 
 
 # ------------------------------------------------------------------------------------------

@@ -40,8 +40,10 @@ def attach_leftovers(members: dict[str, list], span: dict[str, tuple], pair_sum:
     members, of each member's k strongest edges into that group (missing ones counting 0) is highest, when
     that mean reaches the threshold and the joined time span stays within the window: the k-nearest-neighbour
     rule, applied to the groups linkage formed. Larger groups never merge here (sibling events, each a large
-    group, stay as linkage left them). Decided on the groups as linkage left them, then applied (a small
-    group that joins one that itself joins a larger one ends in that one).
+    group, stay as linkage left them). Decided on the groups as linkage left them, then applied largest group
+    first, strongest first, each against the time span its destination has by then: a small group whose target
+    itself joined a larger one goes where its target went, and one whose joining would stretch that story
+    beyond the window stays out (two leftovers, one before and one after a story, never both join it).
     """
     k = cfg.attach_neighbours
     window_s = cfg.window_days * 86400.0
@@ -50,7 +52,7 @@ def attach_leftovers(members: dict[str, list], span: dict[str, tuple], pair_sum:
     for (a, b), s in pair_sum.items():
         nbrs.setdefault(a, []).append((b, s))
         nbrs.setdefault(b, []).append((a, s))
-    target: dict[str, str] = {}
+    target: dict[str, tuple[str, float]] = {}
     for label in sorted(label for label, ms in members.items() if len(ms) <= k):
         size = len(members[label])
         into: dict[str, dict[str, list[float]]] = {}
@@ -62,16 +64,30 @@ def attach_leftovers(members: dict[str, list], span: dict[str, tuple], pair_sum:
         best, best_score = None, cfg.threshold
         for g, per in sorted(into.items()):
             score = sum(sum(sorted(sims, reverse=True)[:k]) for sims in per.values()) / (k * size)
-            times = [t for t in (*span[label], *span[g]) if t is not None]
-            if score >= best_score and (not times or max(times) - min(times) <= window_s):
+            if score >= best_score and _span_within(span[label], span[g], window_s):
                 best, best_score = g, score
         if best is not None:
-            target[label] = best
-    for label in sorted(target, key=lambda x: len(members[x])):
-        g = target[label]
-        while g in target:  # targets are strictly larger, so this ends
-            g = target[g]
+            target[label] = (best, best_score)
+    moved: dict[str, str] = {}  # a group that joined -> where it went (targets are strictly larger: decided first)
+    for label in sorted(target, key=lambda x: (-len(members[x]), -target[x][1], x)):
+        g = target[label][0]
+        g = moved.get(g, g)
+        if not _span_within(span[label], span[g], window_s):
+            continue
+        span[g] = _joined_span(span[label], span[g])
         members[g].extend(members.pop(label))
+        moved[label] = g
+
+
+def _joined_span(a: tuple, b: tuple) -> tuple:
+    lo = [t for t in (a[0], b[0]) if t is not None]
+    hi = [t for t in (a[1], b[1]) if t is not None]
+    return (min(lo) if lo else None, max(hi) if hi else None)
+
+
+def _span_within(a: tuple, b: tuple, window_s: float) -> bool:
+    lo, hi = _joined_span(a, b)
+    return lo is None or hi - lo <= window_s
 
 
 def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfig) -> dict[str, str]:
@@ -103,16 +119,11 @@ def average_linkage(edges: Iterable[tuple[tuple, tuple, float]], cfg: StoryConfi
     heap = [(-s, a, b, 0, 0) for (a, b), s in pair_sum.items() if s >= cfg.threshold]
     heapq.heapify(heap)
 
-    def merged_span(a, b):
-        lo = [t for t in (span[a][0], span[b][0]) if t is not None]
-        hi = [t for t in (span[a][1], span[b][1]) if t is not None]
-        return (min(lo) if lo else None, max(hi) if hi else None)
-
     while heap:
         neg, a, b, va, vb = heapq.heappop(heap)
         if a not in members or b not in members or version[a] != va or version[b] != vb:
             continue
-        lo, hi = merged_span(a, b)
+        lo, hi = _joined_span(span[a], span[b])
         if lo is not None and hi - lo > window_s:
             continue
         # Merge b into a.
