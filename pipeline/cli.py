@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 # name -> (module whose `command(argv) -> int` runs it, one line for the usage text)
@@ -76,5 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     return module.command(rest)
 
 
+def entry() -> None:
+    """The process's entry (`newsbeam ...`, `python -m pipeline ...`): exit with main()'s status.
+
+    An interrupted run (130) has removed what it staged and said so; the process ends there, before the
+    interpreter's teardown (Beam's threads winding down, C++ destructors, a signal arriving while the
+    handlers are being reset) can turn the status into a death by signal (CI once saw -2 after the
+    "interrupted" line). Other statuses take the normal exit.
+    """
+    from pipeline.status import INTERRUPTED
+
+    code = main()
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
