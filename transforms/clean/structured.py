@@ -651,10 +651,11 @@ def _headline_scope(tree):
 
 def page_search_authors(tree) -> list[str]:
     """trafilatura's search of the page for a byline (author class and id names), split into names; only the
-    parts that look like a personal name are kept (its finds include "View Profile" and section names)."""
-    from trafilatura.metadata import extract_author
+    parts that look like a personal name are kept (its finds include "View Profile" and section names). The search
+    is author_search's, trafilatura's `extract_author` without its copy of the tree: the same answer."""
+    from transforms.clean.author_search import search_author
 
-    found = extract_author(tree)
+    found = search_author(tree)
     names = [_after_label(_BYLINE_LABEL.sub("", n.strip())) for n in (found or "").split(";")
              if not _EDITOR_LABEL.match(n.strip())]
     return [n for n in names if n and looks_like_name(n)]
