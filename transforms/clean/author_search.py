@@ -145,9 +145,10 @@ def _pruned_text(elem, deleted: set, limit: int = LEN_LIMIT) -> str | None:
 
 
 def _select(root) -> tuple[list, list, list, set]:
-    """What the library's XPaths select below `root`, in one pass in document order: the elements of the three
-    searches (on the tree before the deletion: the caller skips those in a deleted subtree) and the roots and
-    inner elements of the subtrees the deletion removes (never `root`: the library cannot delete its copy's root)."""
+    """What the library's XPaths select below `root` after its deletion, in one pass in document order: the
+    elements of the three searches outside the deleted subtrees, and those subtrees' elements, roots and inner
+    ones (never `root`: the library cannot delete its copy's root). A parent comes before its children, so an
+    element is in a deleted subtree when it is deleted or its parent is."""
     found: tuple[list, list, list] = ([], [], [])
     deleted = set()
     class_bits: dict[str, int] = {}
@@ -176,7 +177,13 @@ def _select(root) -> tuple[list, list, list, set]:
             bits |= DISCARD
         elif tag == "rel":
             raise _LibraryOnly
+        if deleted and el.getparent() in deleted:
+            deleted.add(el)
+            continue
         if not bits:
+            continue
+        if bits & DISCARD and (tag in _TAGS_DISCARD or tag in ("time", "figure")) and el is not root:
+            deleted.add(el)
             continue
         if bits & S1 and (tag in _TAGS_1 or tag == "author"):
             found[0].append(el)
@@ -184,14 +191,7 @@ def _select(root) -> tuple[list, list, list, set]:
             found[1].append(el)
         if bits & S3:
             found[2].append(el)
-        if bits & DISCARD and (tag in _TAGS_DISCARD or tag in ("time", "figure")) and el is not root:
-            deleted.add(el)
     return (*found, deleted)
-
-
-def _kept(elem, deleted: set) -> bool:
-    """True when neither `elem` nor an ancestor is among the deleted subtrees."""
-    return elem not in deleted and not any(a in deleted for a in elem.iterancestors())
 
 
 def search_author(tree) -> str | None:
@@ -204,8 +204,6 @@ def search_author(tree) -> str | None:
         return extract_author(tree)
     for results in searches:
         for elem in results:
-            if not _kept(elem, deleted):
-                continue
             content = _pruned_text(elem, deleted)
             if content and 2 < len(content) < LEN_LIMIT:
                 return normalize_authors(None, content)
